@@ -27,7 +27,10 @@ pub struct Bar {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ActionKind {
     /// Cash dividend per share, in the price currency unless `currency` says otherwise.
-    Dividend { amount: f64, currency: Option<String> },
+    Dividend {
+        amount: f64,
+        currency: Option<String>,
+    },
     /// `numerator` new shares for `denominator` old ones (4:1 is numerator 4, denominator 1).
     Split { numerator: f64, denominator: f64 },
     /// Fund capital-gain distribution per share.
@@ -58,7 +61,10 @@ impl Action {
     /// The split ratio (numerator / denominator), or `None` for other actions or a zero denominator.
     pub fn split_ratio(&self) -> Option<f64> {
         match self.kind {
-            ActionKind::Split { numerator, denominator } if denominator != 0.0 => Some(numerator / denominator),
+            ActionKind::Split {
+                numerator,
+                denominator,
+            } if denominator != 0.0 => Some(numerator / denominator),
             _ => None,
         }
     }

@@ -142,6 +142,9 @@ mod tests {
         assert!(!Interval::D1.matches_granularity("3mo"));
         assert!(Interval::parse("3mo").is_err());
         assert!(Interval::M90.is_intraday() && !Interval::D1.is_intraday());
-        assert_eq!(Interval::M90.fixed_duration(), Some(SignedDuration::from_mins(90)));
+        assert_eq!(
+            Interval::M90.fixed_duration(),
+            Some(SignedDuration::from_mins(90))
+        );
     }
 }

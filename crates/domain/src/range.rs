@@ -94,7 +94,8 @@ impl RangeSet {
         }
         let start = r.start.min(self.ranges[lo].start);
         let end = r.end.max(self.ranges[hi - 1].end);
-        self.ranges.splice(lo..hi, std::iter::once(TimeRange { start, end }));
+        self.ranges
+            .splice(lo..hi, std::iter::once(TimeRange { start, end }));
     }
 
     /// The union of two sets.
@@ -119,7 +120,10 @@ impl RangeSet {
             while k < other.ranges.len() && other.ranges[k].start < r.end {
                 let o = other.ranges[k];
                 if o.start > start {
-                    out.push(TimeRange { start, end: o.start });
+                    out.push(TimeRange {
+                        start,
+                        end: o.start,
+                    });
                 }
                 start = start.max(o.end);
                 k += 1;
@@ -212,8 +216,11 @@ mod tests {
     }
 
     fn arb_set() -> impl Strategy<Value = RangeSet> {
-        prop::collection::vec((0i64..200, 1i64..40), 0..8)
-            .prop_map(|v| v.into_iter().map(|(a, w)| r(a, (a + w).min(200).max(a + 1))).collect())
+        prop::collection::vec((0i64..200, 1i64..40), 0..8).prop_map(|v| {
+            v.into_iter()
+                .map(|(a, w)| r(a, (a + w).min(200).max(a + 1)))
+                .collect()
+        })
     }
 
     fn normalised(s: &RangeSet) -> bool {
@@ -237,7 +244,10 @@ mod tests {
     #[test]
     fn gaps() {
         let s: RangeSet = vec![r(10, 20), r(30, 40)].into();
-        assert_eq!(s.gaps_in(r(0, 50)).ranges(), &[r(0, 10), r(20, 30), r(40, 50)]);
+        assert_eq!(
+            s.gaps_in(r(0, 50)).ranges(),
+            &[r(0, 10), r(20, 30), r(40, 50)]
+        );
         assert_eq!(s.gaps_in(r(12, 18)).ranges(), &[] as &[TimeRange]);
         assert!(s.covers(&r(31, 40)) && !s.covers(&r(19, 31)));
     }

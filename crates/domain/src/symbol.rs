@@ -42,7 +42,10 @@ impl Symbol {
         }
         let len = input.chars().count();
         if len > MAX_SYMBOL_LEN {
-            return Err(SymbolError::TooLong { shown: shown(), len });
+            return Err(SymbolError::TooLong {
+                shown: shown(),
+                len,
+            });
         }
         for c in input.chars() {
             let what = if c.is_control() {
@@ -53,15 +56,24 @@ impl Symbol {
                 "a path separator"
             } else if !c.is_ascii() {
                 "a non-ASCII character"
-            } else if matches!(c, '"' | '\'' | '<' | '>' | '`' | '|' | '*' | '?' | '#' | '&' | ';') {
+            } else if matches!(
+                c,
+                '"' | '\'' | '<' | '>' | '`' | '|' | '*' | '?' | '#' | '&' | ';'
+            ) {
                 "a character reserved by shells or URLs"
             } else {
                 continue;
             };
-            return Err(SymbolError::BadChar { shown: shown(), what });
+            return Err(SymbolError::BadChar {
+                shown: shown(),
+                what,
+            });
         }
         if input.contains("..") || input == "." {
-            return Err(SymbolError::BadChar { shown: shown(), what: "a `..` path component" });
+            return Err(SymbolError::BadChar {
+                shown: shown(),
+                what: "a `..` path component",
+            });
         }
         Ok(Symbol(input.to_ascii_uppercase()))
     }
@@ -73,13 +85,20 @@ impl Symbol {
 
     /// The part after the last `.`, if any (`PA` for `AIR.PA`), which names the exchange on Yahoo.
     pub fn suffix(&self) -> Option<&str> {
-        self.0.rsplit_once('.').map(|(_, s)| s).filter(|s| !s.is_empty())
+        self.0
+            .rsplit_once('.')
+            .map(|(_, s)| s)
+            .filter(|s| !s.is_empty())
     }
 }
 
 /// Renders untrusted input safely inside an error message: escapes control characters and truncates.
 fn shown(input: &str) -> String {
-    let mut out: String = input.chars().take(40).flat_map(char::escape_debug).collect();
+    let mut out: String = input
+        .chars()
+        .take(40)
+        .flat_map(char::escape_debug)
+        .collect();
     if input.chars().count() > 40 {
         out.push('…');
     }
@@ -118,7 +137,17 @@ mod tests {
 
     #[test]
     fn accepts_yahoo_forms() {
-        for s in ["MSFT", "AIR.PA", "BRK-B", "^GSPC", "EURUSD=X", "BTC-USD", "GC=F", "0P000071W8.TO", "OCDO.L"] {
+        for s in [
+            "MSFT",
+            "AIR.PA",
+            "BRK-B",
+            "^GSPC",
+            "EURUSD=X",
+            "BTC-USD",
+            "GC=F",
+            "0P000071W8.TO",
+            "OCDO.L",
+        ] {
             assert_eq!(Symbol::parse(s).unwrap().as_str(), s);
         }
         assert_eq!(Symbol::parse("msft").unwrap().as_str(), "MSFT");
@@ -129,12 +158,21 @@ mod tests {
     #[test]
     fn rejects_hostile_input() {
         assert_eq!(Symbol::parse(""), Err(SymbolError::Empty));
-        for s in [" ", "A B", "A\nB", "A\u{0}B", "../etc", "a/b", "a\\b", "..", ".", "A..B", "é", "A;rm", "A|B"] {
+        for s in [
+            " ", "A B", "A\nB", "A\u{0}B", "../etc", "a/b", "a\\b", "..", ".", "A..B", "é", "A;rm",
+            "A|B",
+        ] {
             assert!(Symbol::parse(s).is_err(), "{s:?} should be rejected");
         }
         let long = "A".repeat(MAX_SYMBOL_LEN + 1);
-        assert!(matches!(Symbol::parse(&long), Err(SymbolError::TooLong { len: 33, .. })));
+        assert!(matches!(
+            Symbol::parse(&long),
+            Err(SymbolError::TooLong { len: 33, .. })
+        ));
         let err = Symbol::parse("A\u{1b}[31m").unwrap_err().to_string();
-        assert!(!err.contains('\u{1b}'), "escape codes must not reach the terminal: {err}");
+        assert!(
+            !err.contains('\u{1b}'),
+            "escape codes must not reach the terminal: {err}"
+        );
     }
 }

@@ -1,0 +1,184 @@
+//! Exchanges and how symbols map to them.
+
+use std::fmt;
+
+use backfill_domain::Symbol;
+use jiff::civil::Weekday;
+
+/// An exchange calendar, named by ISO 10383 MIC where one exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Exchange {
+    /// New York Stock Exchange; NASDAQ and the other US venues follow the same days.
+    Xnys,
+    /// London Stock Exchange.
+    Xlon,
+    /// Euronext Paris (also serves Amsterdam, Brussels and Lisbon days).
+    Xpar,
+    /// Deutsche Börse Xetra.
+    Xetr,
+    /// Toronto Stock Exchange.
+    Xtse,
+    /// Australian Securities Exchange.
+    Xasx,
+    /// Tokyo Stock Exchange.
+    Xtks,
+    /// Crypto pairs: every day, all day (UTC).
+    Always,
+    /// Foreign exchange: Monday to Friday, all day.
+    Fx,
+    /// Fallback for an unknown exchange: every weekday, no holidays.
+    Weekdays,
+}
+
+/// The text names no known exchange calendar.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown exchange `{0}`; expected one of XNYS XLON XPAR XETR XTSE XASX XTKS 24/7 24/5 WEEKDAYS"
+)]
+pub struct ParseExchangeError(pub String);
+
+impl Exchange {
+    /// Every calendar, in display order.
+    pub const ALL: [Exchange; 10] = [
+        Exchange::Xnys,
+        Exchange::Xlon,
+        Exchange::Xpar,
+        Exchange::Xetr,
+        Exchange::Xtse,
+        Exchange::Xasx,
+        Exchange::Xtks,
+        Exchange::Always,
+        Exchange::Fx,
+        Exchange::Weekdays,
+    ];
+
+    /// The code users type (`XNYS`, `24/7`, `24/5`, `WEEKDAYS`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Exchange::Xnys => "XNYS",
+            Exchange::Xlon => "XLON",
+            Exchange::Xpar => "XPAR",
+            Exchange::Xetr => "XETR",
+            Exchange::Xtse => "XTSE",
+            Exchange::Xasx => "XASX",
+            Exchange::Xtks => "XTKS",
+            Exchange::Always => "24/7",
+            Exchange::Fx => "24/5",
+            Exchange::Weekdays => "WEEKDAYS",
+        }
+    }
+
+    /// Parses a code, case-insensitively. `NASDAQ`/`XNAS` map to XNYS, `XAMS`/`XBRU`/`XLIS` to XPAR,
+    /// `CRYPTO` to 24/7 and `FX` to 24/5.
+    ///
+    /// # Errors
+    /// [`ParseExchangeError`] for anything else.
+    pub fn parse(s: &str) -> Result<Exchange, ParseExchangeError> {
+        Ok(match s.trim().to_ascii_uppercase().as_str() {
+            "XNYS" | "NYSE" | "XNAS" | "NASDAQ" => Exchange::Xnys,
+            "XLON" | "LSE" => Exchange::Xlon,
+            "XPAR" | "XAMS" | "XBRU" | "XLIS" | "EURONEXT" => Exchange::Xpar,
+            "XETR" | "XETRA" => Exchange::Xetr,
+            "XTSE" | "TSX" => Exchange::Xtse,
+            "XASX" | "ASX" => Exchange::Xasx,
+            "XTKS" | "TSE" | "JPX" => Exchange::Xtks,
+            "24/7" | "CRYPTO" => Exchange::Always,
+            "24/5" | "FX" => Exchange::Fx,
+            "WEEKDAYS" => Exchange::Weekdays,
+            _ => return Err(ParseExchangeError(s.to_owned())),
+        })
+    }
+
+    /// IANA zone in which session dates and hours are defined.
+    ///
+    /// FX uses London: Yahoo stamps FX daily bars at 00:00 Europe/London, so that is the FX "day".
+    pub fn timezone_name(self) -> &'static str {
+        match self {
+            Exchange::Xnys | Exchange::Weekdays => "America/New_York",
+            Exchange::Xlon | Exchange::Fx => "Europe/London",
+            Exchange::Xpar => "Europe/Paris",
+            Exchange::Xetr => "Europe/Berlin",
+            Exchange::Xtse => "America/Toronto",
+            Exchange::Xasx => "Australia/Sydney",
+            Exchange::Xtks => "Asia/Tokyo",
+            Exchange::Always => "UTC",
+        }
+    }
+
+    /// Whether the exchange can trade on this weekday at all (before holidays).
+    pub fn trades_on(self, w: Weekday) -> bool {
+        match self {
+            Exchange::Always => true,
+            _ => !crate::is_weekend(w),
+        }
+    }
+}
+
+impl fmt::Display for Exchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::str::FromStr for Exchange {
+    type Err = ParseExchangeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Exchange::parse(s)
+    }
+}
+
+/// The calendar a Yahoo symbol trades on, from its suffix alone; `None` when the suffix is unknown
+/// (the caller warns and falls back to [`Exchange::Weekdays`] until the provider's metadata says more).
+pub fn exchange_for_symbol(symbol: &Symbol) -> Option<Exchange> {
+    let s = symbol.as_str();
+    if s.ends_with("=X") {
+        return Some(Exchange::Fx);
+    }
+    if let Some((_, quote)) = s.rsplit_once('-') {
+        const CRYPTO_QUOTES: [&str; 8] = ["USD", "EUR", "GBP", "USDT", "USDC", "BTC", "ETH", "JPY"];
+        // BRK-B and BF-B are share classes; crypto pairs quote a currency after the dash.
+        if CRYPTO_QUOTES.contains(&quote) && !s.contains('.') {
+            return Some(Exchange::Always);
+        }
+    }
+    match symbol.suffix() {
+        None => Some(Exchange::Xnys),
+        Some("L" | "IL") => Some(Exchange::Xlon),
+        Some("PA" | "AS" | "BR" | "LS") => Some(Exchange::Xpar),
+        Some("DE" | "F") => Some(Exchange::Xetr),
+        Some("TO" | "V") => Some(Exchange::Xtse),
+        Some("AX") => Some(Exchange::Xasx),
+        Some("T") => Some(Exchange::Xtks),
+        Some(_) => None,
+    }
+}
+
+/// The calendar named by a provider's metadata: its short exchange code, then its IANA zone.
+pub fn exchange_from_meta(exchange_name: Option<&str>, timezone: Option<&str>) -> Option<Exchange> {
+    let by_code = match exchange_name? {
+        "NMS" | "NYQ" | "NGM" | "NCM" | "ASE" | "PCX" | "BTS" | "NAS" | "SNP" | "WCB" | "DJI"
+        | "NIM" => Some(Exchange::Xnys),
+        "LSE" | "IOB" => Some(Exchange::Xlon),
+        "PAR" | "AMS" | "BRU" | "LIS" | "ENX" => Some(Exchange::Xpar),
+        "GER" | "FRA" | "ETR" => Some(Exchange::Xetr),
+        "TOR" | "VAN" | "CNQ" => Some(Exchange::Xtse),
+        "ASX" => Some(Exchange::Xasx),
+        "JPX" | "TYO" | "OSA" => Some(Exchange::Xtks),
+        "CCC" => Some(Exchange::Always),
+        "CCY" => Some(Exchange::Fx),
+        _ => None,
+    };
+    by_code.or(match timezone? {
+        "America/New_York" => Some(Exchange::Xnys),
+        "Europe/London" => Some(Exchange::Xlon),
+        "Europe/Paris" | "Europe/Amsterdam" | "Europe/Brussels" | "Europe/Lisbon" => {
+            Some(Exchange::Xpar)
+        }
+        "Europe/Berlin" => Some(Exchange::Xetr),
+        "America/Toronto" => Some(Exchange::Xtse),
+        "Australia/Sydney" => Some(Exchange::Xasx),
+        "Asia/Tokyo" => Some(Exchange::Xtks),
+        "UTC" => Some(Exchange::Always),
+        _ => None,
+    })
+}
