@@ -5,6 +5,69 @@
 //! mapped to one by its Yahoo suffix ([`exchange_for_symbol`]) or, once known, by what the provider
 //! said about it ([`exchange_from_meta`]). Users add one-off closures at run time
 //! ([`Calendar::with_closures`]) because exchanges announce them at short notice.
+//!
+//! # Exchanges
+//!
+//! | Calendar | Venue | Zone | Regular hours (local) |
+//! |---|---|---|---|
+//! | `XNYS` | NYSE; NASDAQ and other US venues share its days | `America/New_York` | 09:30–16:00 |
+//! | `XLON` | London Stock Exchange | `Europe/London` | 08:00–16:30 |
+//! | `XPAR` | Euronext Paris, also Amsterdam, Brussels, Lisbon | `Europe/Paris` | 09:00–17:30 |
+//! | `XETR` | Deutsche Börse Xetra | `Europe/Berlin` | 09:00–17:30 |
+//! | `XTSE` | Toronto Stock Exchange | `America/Toronto` | 09:30–16:00 |
+//! | `XASX` | Australian Securities Exchange | `Australia/Sydney` | 10:00–16:00 |
+//! | `XTKS` | Tokyo Stock Exchange | `Asia/Tokyo` | 09:00–15:00, 15:30 from 2024-11-05; lunch 11:30–12:30 |
+//! | `24/7` | crypto pairs | UTC | every day, midnight to midnight UTC |
+//! | `24/5` | FX | `Europe/London` | Monday–Friday, midnight to midnight London |
+//! | `WEEKDAYS` | fallback for an unknown venue | `America/New_York` | every weekday, 09:30–16:00 |
+//!
+//! The FX day is the London day, not the UTC day, because Yahoo stamps FX daily bars at
+//! 00:00 Europe/London.
+//!
+//! # What is modelled
+//!
+//! - **Holidays from rules**: fixed dates with each exchange's weekend observance (moved to
+//!   Monday, to the nearest weekday, or lost), floating Mondays and Thursdays, Easter-based
+//!   days (Good Friday, Easter Monday, Whit Monday), Japanese equinoxes with the substitute-holiday
+//!   and citizens'-holiday laws, and rules that start or stop in a given year (MLK Day from 1998,
+//!   Juneteenth from 2022, Family Day from 2008, ...).
+//! - **One-off closures** from a table per exchange: national mourning days, storms, 9/11,
+//!   royal events, outages ([`Calendar::built_in_closures`]).
+//! - **Early closes** (e.g. XNYS 13:00 on the day after Thanksgiving and on Christmas Eve; XLON
+//!   12:30 on the last weekday before Christmas and New Year; XPAR 14:05; XETR 14:00; XTSE 13:00;
+//!   XASX 14:10), flagged by [`Session::early_close`].
+//! - **Lunch breaks** ([`Session::break_`]) for XTKS.
+//! - **Hours changes** over time (XTKS close 15:00 → 15:30 on 2024-11-05).
+//!
+//! The rules reproduce the `exchange_calendars` Python package (4.13.2) for every session date,
+//! open, close and break from 1990 (XTKS: 1997, where that package starts) to 2035; the few
+//! deliberate differences are listed with their reasons in `reference-allowlist.txt` beside this
+//! crate, and `tests/python/test_calendar_reference.py` checks both. Like that package, regular
+//! hours are the current ones back to 1990 except where a change is listed above (earlier
+//! changes, such as Tokyo's 11:00 lunch before 2011 or Xetra's longer 1990s hours, are not
+//! modelled).
+//!
+//! # Outside 1990–2035
+//!
+//! The rules are evaluated for any date, so later years extend the current rules and earlier
+//! years get the oldest rules modelled; but one-off closures before 1990 are not in the tables,
+//! and future one-offs are unknown until announced.
+//!
+//! # Adding closures
+//!
+//! Users add closures without a new release: the CLI reads them from the config file and passes
+//! them to [`Calendar::with_closures`].
+//!
+//! ```
+//! use backfill_calendar::{Calendar, Exchange};
+//! use jiff::civil::date;
+//!
+//! // e.g. from the `[calendar] closures` of the config file, which the CLI passes here.
+//! let cal = Calendar::new(Exchange::Xlon).with_closures([date(2031, 6, 2)]);
+//! assert!(!cal.is_session(date(2031, 6, 2)));
+//! // Built in: NYSE closed for the national day of mourning for Jimmy Carter.
+//! assert!(!Calendar::new(Exchange::Xnys).is_session(date(2025, 1, 9)));
+//! ```
 
 mod exchange;
 mod rules;
@@ -59,6 +122,7 @@ impl Calendar {
         self
     }
 
+    /// The exchange this calendar describes.
     pub fn exchange(&self) -> Exchange {
         self.exchange
     }
@@ -66,6 +130,17 @@ impl Calendar {
     /// The exchange's time zone; session dates are dates in this zone.
     pub fn timezone(&self) -> &TimeZone {
         &self.tz
+    }
+
+    /// The exchange's built-in one-off closures (not the rule-based holidays, nor the closures
+    /// added with [`Calendar::with_closures`]), each with its reason, in date order.
+    pub fn built_in_closures(&self) -> &'static [(Date, &'static str)] {
+        rules::one_off_closures(self.exchange)
+    }
+
+    /// The closures added with [`Calendar::with_closures`], in date order.
+    pub fn extra_closures(&self) -> impl Iterator<Item = Date> + '_ {
+        self.extra_closures.iter().copied()
     }
 
     /// Whether `date` is a trading session.

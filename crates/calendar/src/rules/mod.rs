@@ -1,4 +1,18 @@
 //! Trading hours and holiday rules per exchange.
+//!
+//! Each exchange has its own module with two functions: `is_holiday(date)` (a weekday on which
+//! the exchange is closed: rules first, then a short table of one-off closures) and
+//! `hours(date)` (regular hours with their historical changes, early closes, lunch breaks).
+//! Shared date arithmetic (Easter, nth weekday, weekend observance) lives in [`common`].
+
+pub(crate) mod common;
+mod xasx;
+mod xetr;
+mod xlon;
+mod xnys;
+mod xpar;
+mod xtks;
+mod xtse;
 
 use jiff::civil::{Date, Time, time};
 
@@ -12,31 +26,75 @@ pub(crate) struct Hours {
     pub early_close: bool,
 }
 
-/// The hours of `exchange` on `date` (a session date).
-pub(crate) fn hours(exchange: Exchange, _date: Date) -> Hours {
-    let (open, close, break_) = match exchange {
-        Exchange::Xnys | Exchange::Weekdays | Exchange::Xtse => {
-            (time(9, 30, 0, 0), time(16, 0, 0, 0), None)
+impl Hours {
+    /// A regular session from `open` to `close`, no break.
+    pub(crate) fn new(open: Time, close: Time) -> Hours {
+        Hours {
+            open,
+            close,
+            break_: None,
+            early_close: false,
         }
-        Exchange::Xlon => (time(8, 0, 0, 0), time(16, 30, 0, 0), None),
-        Exchange::Xpar | Exchange::Xetr => (time(9, 0, 0, 0), time(17, 30, 0, 0), None),
-        Exchange::Xasx => (time(10, 0, 0, 0), time(16, 0, 0, 0), None),
-        Exchange::Xtks => (
-            time(9, 0, 0, 0),
-            time(15, 0, 0, 0),
-            Some((time(11, 30, 0, 0), time(12, 30, 0, 0))),
-        ),
-        Exchange::Always | Exchange::Fx => (Time::midnight(), Time::midnight(), None),
-    };
-    Hours {
-        open,
-        close,
-        break_,
-        early_close: false,
+    }
+
+    /// The same session closing early at `close`.
+    pub(crate) fn closing_early(mut self, close: Time) -> Hours {
+        self.close = close;
+        self.early_close = true;
+        self
+    }
+}
+
+/// Local `hh:mm`.
+pub(crate) const fn hm(hour: i8, minute: i8) -> Time {
+    time(hour, minute, 0, 0)
+}
+
+/// The hours of `exchange` on `date` (a session date).
+pub(crate) fn hours(exchange: Exchange, date: Date) -> Hours {
+    match exchange {
+        Exchange::Xnys => xnys::hours(date),
+        Exchange::Xlon => xlon::hours(date),
+        Exchange::Xpar => xpar::hours(date),
+        Exchange::Xetr => xetr::hours(date),
+        Exchange::Xtse => xtse::hours(date),
+        Exchange::Xasx => xasx::hours(date),
+        Exchange::Xtks => xtks::hours(date),
+        Exchange::Weekdays => Hours::new(hm(9, 30), hm(16, 0)),
+        // Midnight to midnight: `Calendar::session` reads close <= open as the next midnight.
+        Exchange::Always | Exchange::Fx => Hours::new(Time::midnight(), Time::midnight()),
     }
 }
 
 /// Whether `date` is a full-day holiday of `exchange` (weekends are handled by the caller).
-pub(crate) fn is_holiday(_exchange: Exchange, _date: Date) -> bool {
-    false
+pub(crate) fn is_holiday(exchange: Exchange, date: Date) -> bool {
+    match exchange {
+        Exchange::Xnys => xnys::is_holiday(date),
+        Exchange::Xlon => xlon::is_holiday(date),
+        Exchange::Xpar => xpar::is_holiday(date),
+        Exchange::Xetr => xetr::is_holiday(date),
+        Exchange::Xtse => xtse::is_holiday(date),
+        Exchange::Xasx => xasx::is_holiday(date),
+        Exchange::Xtks => xtks::is_holiday(date),
+        Exchange::Always | Exchange::Fx | Exchange::Weekdays => false,
+    }
+}
+
+/// The built-in one-off closures of `exchange` (storms, mourning days, special events), each with
+/// its reason. Rule-based holidays are not listed.
+pub(crate) fn one_off_closures(exchange: Exchange) -> &'static [(Date, &'static str)] {
+    match exchange {
+        Exchange::Xnys => xnys::ONE_OFF_CLOSURES,
+        Exchange::Xlon => xlon::ONE_OFF_CLOSURES,
+        Exchange::Xetr => xetr::ONE_OFF_CLOSURES,
+        Exchange::Xtse => xtse::ONE_OFF_CLOSURES,
+        Exchange::Xasx => xasx::ONE_OFF_CLOSURES,
+        Exchange::Xtks => xtks::ONE_OFF_CLOSURES,
+        Exchange::Xpar | Exchange::Always | Exchange::Fx | Exchange::Weekdays => &[],
+    }
+}
+
+/// Whether `date` is listed in `table`.
+fn listed(table: &[(Date, &str)], date: Date) -> bool {
+    table.iter().any(|(d, _)| *d == date)
 }
