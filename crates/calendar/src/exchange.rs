@@ -127,48 +127,67 @@ impl std::str::FromStr for Exchange {
     }
 }
 
-/// The calendar a Yahoo symbol trades on, from its suffix alone; `None` when the suffix is unknown
-/// (the caller warns and falls back to [`Exchange::Weekdays`] until the provider's metadata says more).
+/// Quote currencies of Yahoo crypto pairs (`BTC-USD`, `ETH-BTC`): always three or more letters,
+/// so US share classes (`BRK-B`) and preferreds (`BAC-PL`) never match.
+const CRYPTO_QUOTES: [&str; 20] = [
+    "USD", "EUR", "GBP", "JPY", "CAD", "AUD", "CHF", "CNY", "HKD", "SGD", "KRW", "INR", "BRL",
+    "RUB", "USDT", "USDC", "BUSD", "DAI", "BTC", "ETH",
+];
+
+/// The calendar a Yahoo symbol trades on, from its form and suffix alone; `None` when they name
+/// no known calendar (the caller warns and falls back to [`Exchange::Weekdays`] until the
+/// provider's metadata says more, see [`exchange_from_meta`]).
+///
+/// - `EURUSD=X`, `JPY=X`: FX, 24/5.
+/// - `BTC-USD`, `ETH-BTC`: crypto, 24/7 (a dash followed by a currency, and no `.` suffix).
+/// - No suffix (`MSFT`, `BRK-B`): US, XNYS.
+/// - `.L`/`.IL` XLON; `.PA`/`.AS`/`.BR`/`.LS` XPAR; `.DE`/`.F` XETR; `.TO`/`.V`/`.CN`/`.NE` XTSE;
+///   `.AX` XASX; `.T` XTKS.
+/// - Indices (`^GSPC`) and futures (`ES=F`): `None`, their venue is not in the symbol.
 pub fn exchange_for_symbol(symbol: &Symbol) -> Option<Exchange> {
     let s = symbol.as_str();
     if s.ends_with("=X") {
         return Some(Exchange::Fx);
     }
-    if let Some((_, quote)) = s.rsplit_once('-') {
-        const CRYPTO_QUOTES: [&str; 8] = ["USD", "EUR", "GBP", "USDT", "USDC", "BTC", "ETH", "JPY"];
-        // BRK-B and BF-B are share classes; crypto pairs quote a currency after the dash.
-        if CRYPTO_QUOTES.contains(&quote) && !s.contains('.') {
-            return Some(Exchange::Always);
-        }
+    if s.starts_with('^') || s.ends_with("=F") {
+        return None;
+    }
+    if let Some((base, quote)) = s.rsplit_once('-')
+        && CRYPTO_QUOTES.contains(&quote)
+        && !base.is_empty()
+        && !s.contains('.')
+    {
+        return Some(Exchange::Always);
     }
     match symbol.suffix() {
         None => Some(Exchange::Xnys),
         Some("L" | "IL") => Some(Exchange::Xlon),
         Some("PA" | "AS" | "BR" | "LS") => Some(Exchange::Xpar),
         Some("DE" | "F") => Some(Exchange::Xetr),
-        Some("TO" | "V") => Some(Exchange::Xtse),
+        Some("TO" | "V" | "CN" | "NE") => Some(Exchange::Xtse),
         Some("AX") => Some(Exchange::Xasx),
         Some("T") => Some(Exchange::Xtks),
         Some(_) => None,
     }
 }
 
-/// The calendar named by a provider's metadata: its short exchange code, then its IANA zone.
+/// The calendar named by a provider's metadata: its short exchange code (Yahoo's `exchangeName`)
+/// first, then its IANA zone (`exchangeTimezoneName`); `None` when neither is known.
 pub fn exchange_from_meta(exchange_name: Option<&str>, timezone: Option<&str>) -> Option<Exchange> {
-    let by_code = match exchange_name? {
-        "NMS" | "NYQ" | "NGM" | "NCM" | "ASE" | "PCX" | "BTS" | "NAS" | "SNP" | "WCB" | "DJI"
-        | "NIM" => Some(Exchange::Xnys),
+    let by_code = exchange_name.and_then(|code| match code {
+        "NMS" | "NYQ" | "NGM" | "NCM" | "ASE" | "PCX" | "BTS" | "NAS" | "PNK" | "OQB" | "OQX"
+        | "SNP" | "WCB" | "DJI" | "NIM" => Some(Exchange::Xnys),
         "LSE" | "IOB" => Some(Exchange::Xlon),
         "PAR" | "AMS" | "BRU" | "LIS" | "ENX" => Some(Exchange::Xpar),
         "GER" | "FRA" | "ETR" => Some(Exchange::Xetr),
-        "TOR" | "VAN" | "CNQ" => Some(Exchange::Xtse),
+        "TOR" | "VAN" | "CNQ" | "NEO" => Some(Exchange::Xtse),
         "ASX" => Some(Exchange::Xasx),
         "JPX" | "TYO" | "OSA" => Some(Exchange::Xtks),
         "CCC" => Some(Exchange::Always),
         "CCY" => Some(Exchange::Fx),
         _ => None,
-    };
-    by_code.or(match timezone? {
+    });
+    by_code.or_else(|| match timezone? {
         "America/New_York" => Some(Exchange::Xnys),
         "Europe/London" => Some(Exchange::Xlon),
         "Europe/Paris" | "Europe/Amsterdam" | "Europe/Brussels" | "Europe/Lisbon" => {
@@ -178,7 +197,95 @@ pub fn exchange_from_meta(exchange_name: Option<&str>, timezone: Option<&str>) -
         "America/Toronto" => Some(Exchange::Xtse),
         "Australia/Sydney" => Some(Exchange::Xasx),
         "Asia/Tokyo" => Some(Exchange::Xtks),
-        "UTC" => Some(Exchange::Always),
+        "UTC" | "Etc/UTC" => Some(Exchange::Always),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn for_symbol(s: &str) -> Option<Exchange> {
+        exchange_for_symbol(&Symbol::parse(s).expect("valid symbol"))
+    }
+
+    #[test]
+    fn symbols_map_by_yahoo_suffix() {
+        let cases = [
+            ("MSFT", Some(Exchange::Xnys)),
+            ("AIR.PA", Some(Exchange::Xpar)),
+            ("ASML.AS", Some(Exchange::Xpar)),
+            ("ABI.BR", Some(Exchange::Xpar)),
+            ("EDP.LS", Some(Exchange::Xpar)),
+            ("OCDO.L", Some(Exchange::Xlon)),
+            ("SAP.DE", Some(Exchange::Xetr)),
+            ("RY.TO", Some(Exchange::Xtse)),
+            ("BHP.AX", Some(Exchange::Xasx)),
+            ("7203.T", Some(Exchange::Xtks)),
+            ("BTC-USD", Some(Exchange::Always)),
+            ("ETH-BTC", Some(Exchange::Always)),
+            ("EURUSD=X", Some(Exchange::Fx)),
+            ("JPY=X", Some(Exchange::Fx)),
+            ("BRK-B", Some(Exchange::Xnys)),
+            ("BF-B", Some(Exchange::Xnys)),
+            ("BAC-PL", Some(Exchange::Xnys)),
+            ("REI-UN.TO", Some(Exchange::Xtse)),
+            ("VOD.XX", None),
+            ("ENI.MI", None),
+            ("^GSPC", None),
+            ("ES=F", None),
+        ];
+        for (s, want) in cases {
+            assert_eq!(for_symbol(s), want, "{s}");
+        }
+    }
+
+    #[test]
+    fn meta_maps_by_code_then_timezone() {
+        assert_eq!(exchange_from_meta(Some("NMS"), None), Some(Exchange::Xnys));
+        assert_eq!(
+            exchange_from_meta(Some("LSE"), Some("Europe/London")),
+            Some(Exchange::Xlon)
+        );
+        assert_eq!(
+            exchange_from_meta(Some("CCY"), Some("Europe/London")),
+            Some(Exchange::Fx)
+        );
+        assert_eq!(
+            exchange_from_meta(Some("CCC"), Some("UTC")),
+            Some(Exchange::Always)
+        );
+        // The code wins over the zone; an unknown code falls back to the zone.
+        assert_eq!(
+            exchange_from_meta(Some("GER"), Some("Europe/London")),
+            Some(Exchange::Xetr)
+        );
+        assert_eq!(
+            exchange_from_meta(Some("???"), Some("Asia/Tokyo")),
+            Some(Exchange::Xtks)
+        );
+        // A missing code still consults the zone.
+        assert_eq!(
+            exchange_from_meta(None, Some("Australia/Sydney")),
+            Some(Exchange::Xasx)
+        );
+        assert_eq!(
+            exchange_from_meta(None, Some("America/Toronto")),
+            Some(Exchange::Xtse)
+        );
+        assert_eq!(exchange_from_meta(Some("MIL"), Some("Europe/Rome")), None);
+        assert_eq!(exchange_from_meta(None, None), None);
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for e in Exchange::ALL {
+            assert_eq!(Exchange::parse(e.code()), Ok(e));
+            assert_eq!(e.to_string().parse::<Exchange>(), Ok(e));
+        }
+        assert_eq!(Exchange::parse(" nasdaq "), Ok(Exchange::Xnys));
+        assert_eq!(Exchange::parse("XAMS"), Ok(Exchange::Xpar));
+        assert!(Exchange::parse("XMIL").is_err());
+    }
 }
