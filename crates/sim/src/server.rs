@@ -2,6 +2,7 @@
 //! counters ([`Stats`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -171,11 +172,13 @@ fn a3_cookie(req: &Request<Incoming>) -> Option<String> {
 }
 
 /// A response body: all of `data`, or (truncated) `data` followed by an error, which makes hyper
-/// close the connection short of the announced `Content-Length`.
+/// close the connection short of the announced `Content-Length`. The error waits a moment so that
+/// hyper flushes the head and the partial body first.
 #[derive(Debug)]
 pub(crate) struct SimBody {
     data: Option<Bytes>,
     fail_after: bool,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl SimBody {
@@ -183,6 +186,15 @@ impl SimBody {
         SimBody {
             data: Some(data.into()),
             fail_after: false,
+            pause: None,
+        }
+    }
+
+    fn truncated(data: Bytes) -> SimBody {
+        SimBody {
+            data: Some(data),
+            fail_after: true,
+            pause: Some(Box::pin(tokio::time::sleep(Duration::from_millis(20)))),
         }
     }
 }
@@ -193,10 +205,16 @@ impl Body for SimBody {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
         if let Some(d) = self.data.take() {
             return Poll::Ready(Some(Ok(Frame::data(d))));
+        }
+        if let Some(pause) = self.pause.as_mut() {
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.pause = None;
         }
         if self.fail_after {
             self.fail_after = false;
@@ -500,13 +518,7 @@ fn inject(kind: u8, ok: Response<SimBody>) -> Answer {
             let cut = data.slice(..data.len() / 2);
             if kind == 4 {
                 // Truncated: announce the full length, send half, then drop the connection.
-                let mut r = Response::from_parts(
-                    parts,
-                    SimBody {
-                        data: Some(cut),
-                        fail_after: true,
-                    },
-                );
+                let mut r = Response::from_parts(parts, SimBody::truncated(cut));
                 r.headers_mut()
                     .insert(CONTENT_LENGTH, HeaderValue::from(data.len()));
                 Ok(r)
