@@ -99,6 +99,7 @@ impl RangeSet {
     }
 
     /// The union of two sets.
+    #[must_use]
     pub fn union(&self, other: &RangeSet) -> RangeSet {
         let mut out = self.clone();
         for r in &other.ranges {
@@ -108,6 +109,7 @@ impl RangeSet {
     }
 
     /// Instants of `self` not in `other`.
+    #[must_use]
     pub fn subtract(&self, other: &RangeSet) -> RangeSet {
         let mut out = Vec::new();
         let mut j = 0;
@@ -136,11 +138,13 @@ impl RangeSet {
     }
 
     /// Instants in both sets.
+    #[must_use]
     pub fn intersect(&self, other: &RangeSet) -> RangeSet {
         self.subtract(&self.subtract(other))
     }
 
     /// The parts of `want` this set does not cover, in order.
+    #[must_use]
     pub fn gaps_in(&self, want: TimeRange) -> RangeSet {
         RangeSet::from(want).subtract(self)
     }

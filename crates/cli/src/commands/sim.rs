@@ -1,0 +1,59 @@
+//! `backfill sim`: the Yahoo-compatible simulator, for tests, demos and benchmarks.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use backfill_domain::jiff::Timestamp;
+use backfill_sim::{SimConfig, SimServer};
+
+use crate::args::SimArgs;
+use crate::exit::{ExitStatus, UsageError};
+use crate::printer;
+
+pub fn config(args: &SimArgs) -> Result<SimConfig> {
+    if !(0.0..=1.0).contains(&args.fail_rate) {
+        return Err(UsageError(format!(
+            "`--fail-rate {}` must be between 0 and 1",
+            args.fail_rate
+        ))
+        .into());
+    }
+    let now =
+        match &args.clock {
+            Some(s) => Some(s.parse::<Timestamp>().map_err(|e| {
+                UsageError(format!("`--clock {s}` is not an RFC 3339 instant: {e}"))
+            })?),
+            None => None,
+        };
+    let mut config = SimConfig {
+        seed: args.seed,
+        latency: Duration::from_millis(args.latency_ms),
+        jitter: Duration::from_millis(args.jitter_ms),
+        rate: (args.rate > 0.0).then_some(args.rate),
+        retry_after: args.retry_after,
+        fail_rate: args.fail_rate,
+        max_conns: args.max_conns,
+        require_crumb: args.require_crumb,
+        now,
+        ..SimConfig::default()
+    };
+    if !args.unknown_prefixes.is_empty() {
+        config.unknown_prefixes.clone_from(&args.unknown_prefixes);
+    }
+    Ok(config)
+}
+
+pub async fn sim(args: &SimArgs) -> Result<ExitStatus> {
+    let config = config(args)?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let server = SimServer::start(config, addr).await.with_context(|| {
+        format!("cannot listen on {addr}\n\nhint: pick another `--port`, or 0 for any free port")
+    })?;
+    printer::stdout(&format!("{}\n", server.url()))?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    server.shutdown().await;
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,135 @@
+//! Starts a simulator, runs the binary, compares the store with ground truth.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use backfill_calendar::{Calendar, Exchange, exchange_for_symbol};
+use backfill_domain::jiff::civil::Date;
+use backfill_domain::{Interval, Symbol, TimeRange};
+use backfill_sim::{SimConfig, SimServer};
+use backfill_store::Store;
+
+/// The 40-ticker example portfolio.
+pub fn portfolio() -> Vec<String> {
+    let text = include_str!("../../../../backfill.example.toml");
+    let start = text.find("tickers = [").unwrap();
+    let end = start + text[start..].find(']').unwrap();
+    text[start..end]
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+pub struct Env {
+    pub sim: SimServer,
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn start(config: SimConfig) -> Env {
+        let sim = SimServer::start(config, SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
+        Env {
+            sim,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn store_dir(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    /// The binary, in the temp dir (so no `backfill.toml` is picked up), against this simulator.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_backfill"));
+        cmd.current_dir(self.dir.path())
+            .env_remove("BACKFILL_STORE")
+            .env_remove("BACKFILL_CONFIG")
+            .env_remove("BACKFILL_YAHOO_URL")
+            .arg("--store")
+            .arg(self.store_dir())
+            .arg("--yahoo-url")
+            .arg(self.sim.url())
+            .args(args);
+        cmd
+    }
+
+    /// Runs the binary to completion off the async runtime.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command(args);
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Asserts the store holds exactly the simulator's bars for each ticker's window of `days`
+    /// sessions ending at `end`: none missing, none duplicated, values equal.
+    pub fn assert_store_matches(&self, tickers: &[String], days: usize, end: Date) {
+        let store = Store::open(self.store_dir()).unwrap();
+        let now = self.sim.now();
+        for t in tickers {
+            let symbol = Symbol::parse(t).unwrap();
+            let range = window_range(&symbol, days, end);
+            let truth = self.sim.market().bars(&symbol, Interval::D1, range, now);
+            let stored = store.read_bars(&symbol, Interval::D1, Some(range)).unwrap();
+            assert!(
+                !truth.is_empty(),
+                "{t}: the simulator has bars in the window"
+            );
+            assert_eq!(stored.len(), truth.len(), "{t}: row count");
+            assert_eq!(
+                stored, truth,
+                "{t}: stored bars differ from what the server has"
+            );
+            let all = store.read_bars(&symbol, Interval::D1, None).unwrap();
+            let mut ts: Vec<_> = all.iter().map(|b| b.ts).collect();
+            ts.dedup();
+            assert_eq!(ts.len(), all.len(), "{t}: duplicate rows");
+        }
+    }
+}
+
+/// `[00:00 of the first session, 00:00 after the last)` in the exchange's zone.
+pub fn window_range(symbol: &Symbol, days: usize, end: Date) -> TimeRange {
+    let cal = Calendar::new(exchange_for_symbol(symbol).unwrap_or(Exchange::Weekdays));
+    let sessions = cal.sessions_ending(end, days);
+    let tz = cal.timezone().clone();
+    let start = sessions[0]
+        .date
+        .to_zoned_datetime(tz.clone())
+        .unwrap()
+        .timestamp();
+    let stop = sessions
+        .last()
+        .unwrap()
+        .date
+        .tomorrow()
+        .unwrap()
+        .to_zoned_datetime(tz)
+        .unwrap()
+        .timestamp();
+    TimeRange::new(start, stop).unwrap()
+}
+
+pub fn stdout_json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

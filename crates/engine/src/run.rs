@@ -1,0 +1,409 @@
+//! Running a plan: bounded concurrency, one shared rate limiter, retries, commits as answers arrive.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use backfill_domain::jiff::Timestamp;
+use backfill_domain::{Interval, SymbolMeta, TimeRange};
+use backfill_provider::retry::RetryPolicy;
+use backfill_provider::{Answer, ErrorKind, FetchError, FetchRequest, Provider};
+use backfill_store::{LedgerEntry, Store};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::events::{Event, Reporter};
+use crate::limits::{Gate, RateLimiter};
+use crate::plan::{PlannedRequest, TickerPlan};
+use crate::report::{RunReport, Status, TickerReport};
+
+/// Settings of a run's limit layers.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Maximum requests in flight.
+    pub workers: usize,
+    /// Requests per second to the provider, shared by every task; `None` for no limit.
+    pub rate: Option<f64>,
+    pub retry: RetryPolicy,
+    /// Seed for retry jitter (tests pass one for reproducibility).
+    pub seed: Option<u64>,
+}
+
+/// A cancellation signal, passed in by the caller (the CLI wires it to Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel {
+    inner: Arc<(AtomicBool, Notify)>,
+}
+
+impl Cancel {
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Stops new requests; in-flight commits still finish.
+    pub fn cancel(&self) {
+        self.inner.0.store(true, Ordering::SeqCst);
+        self.inner.1.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.0.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once [`Cancel::cancel`] has been called.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.inner.1.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Runs plans against one provider and one store.
+#[derive(Debug)]
+pub struct Engine<P> {
+    provider: Arc<P>,
+    store: Arc<Store>,
+    config: RunConfig,
+    limiter: Arc<RateLimiter>,
+    gate: Arc<Gate>,
+}
+
+/// Everything a ticker task shares with the others.
+struct Shared<P> {
+    provider: Arc<P>,
+    store: Arc<Store>,
+    retry: RetryPolicy,
+    limiter: Arc<RateLimiter>,
+    gate: Arc<Gate>,
+    reporter: Arc<dyn Reporter>,
+    cancel: Cancel,
+}
+
+impl<P: Provider> Engine<P> {
+    pub fn new(provider: Arc<P>, store: Arc<Store>, config: RunConfig) -> Engine<P> {
+        let limiter = Arc::new(RateLimiter::new(config.rate));
+        let gate = Arc::new(Gate::new(config.workers));
+        Engine {
+            provider,
+            store,
+            config,
+            limiter,
+            gate,
+        }
+    }
+
+    /// The shared rate limiter (for display of the current adapted rate).
+    pub fn limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+
+    /// The adaptive in-flight gate.
+    pub fn gate(&self) -> &Arc<Gate> {
+        &self.gate
+    }
+
+    /// Runs every plan to completion (or until cancelled) and reports per ticker.
+    ///
+    /// Up-to-date tickers finish at once. The others run concurrently, each sending its requests in
+    /// order; the gate bounds requests in flight, so memory holds at most `workers` answers at a time,
+    /// whatever the number of tickers. Each answer is committed (bars, actions, metadata, then the
+    /// ledger) before the ticker's next request.
+    pub async fn run(
+        &self,
+        plans: Vec<TickerPlan>,
+        failed: Vec<TickerReport>,
+        reporter: Arc<dyn Reporter>,
+        cancel: Cancel,
+    ) -> RunReport {
+        let started = Instant::now();
+        let requests = plans.iter().map(|p| p.requests.len()).sum();
+        let up_to_date = plans.iter().filter(|p| p.is_up_to_date()).count();
+        reporter.on_event(&Event::Planned {
+            tickers: plans.len() + failed.len(),
+            requests,
+            up_to_date,
+        });
+
+        let shared = Arc::new(Shared {
+            provider: self.provider.clone(),
+            store: self.store.clone(),
+            retry: self.config.retry,
+            limiter: self.limiter.clone(),
+            gate: self.gate.clone(),
+            reporter: reporter.clone(),
+            cancel: cancel.clone(),
+        });
+        let mut reports: Vec<TickerReport> = failed;
+        for r in &reports {
+            reporter.on_event(&Event::TickerDone { report: r });
+        }
+        let mut throttled = Duration::ZERO;
+        let mut queue = std::collections::VecDeque::new();
+        for plan in plans {
+            if plan.is_up_to_date() {
+                let report = base_report(&plan, Status::UpToDate);
+                reporter.on_event(&Event::TickerDone { report: &report });
+                reports.push(report);
+            } else {
+                queue.push_back(plan);
+            }
+        }
+
+        let max_tasks = self.config.workers.max(1);
+        let mut seed = self.config.seed.unwrap_or_else(|| fastrand::u64(..));
+        let mut tasks = JoinSet::new();
+        loop {
+            while tasks.len() < max_tasks && !cancel.is_cancelled() {
+                let Some(plan) = queue.pop_front() else { break };
+                seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let shared = shared.clone();
+                tasks.spawn(async move {
+                    run_ticker(&shared, plan, fastrand::Rng::with_seed(seed)).await
+                });
+            }
+            match tasks.join_next().await {
+                Some(Ok((report, waited))) => {
+                    throttled += waited;
+                    reporter.on_event(&Event::TickerDone { report: &report });
+                    reports.push(report);
+                }
+                Some(Err(e)) => std::panic::resume_unwind(e.into_panic()),
+                None => break,
+            }
+        }
+        // Whatever never started because of a cancel.
+        for plan in queue {
+            let mut report = base_report(&plan, Status::Failed);
+            report.error = Some("interrupted before any request was sent".to_owned());
+            reporter.on_event(&Event::TickerDone { report: &report });
+            reports.push(report);
+        }
+        reports.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        let report = RunReport::new(reports, throttled, started.elapsed(), cancel.is_cancelled());
+        reporter.on_event(&Event::Finished { report: &report });
+        report
+    }
+}
+
+fn base_report(plan: &TickerPlan, status: Status) -> TickerReport {
+    TickerReport {
+        symbol: plan.symbol.clone(),
+        status,
+        rows: 0,
+        requests: 0,
+        retries: 0,
+        first: plan.first,
+        last: plan.last,
+        error: None,
+        warnings: plan.warnings.clone(),
+    }
+}
+
+/// Runs one ticker's requests in order. Returns its report and the time it spent throttled.
+async fn run_ticker<P: Provider>(
+    sh: &Shared<P>,
+    plan: TickerPlan,
+    mut rng: fastrand::Rng,
+) -> (TickerReport, Duration) {
+    let mut report = base_report(&plan, Status::Saved);
+    let mut throttled = Duration::ZERO;
+    let mut last_meta: Option<SymbolMeta> = None;
+    sh.reporter.on_event(&Event::Started {
+        symbol: &plan.symbol,
+        requests: plan.requests.len(),
+    });
+    for planned in &plan.requests {
+        let req = FetchRequest {
+            symbol: plan.symbol.clone(),
+            interval: plan.interval,
+            range: planned.range,
+        };
+        let outcome = fetch_with_retries(sh, &req, &mut report, &mut throttled, &mut rng).await;
+        let answer = match outcome {
+            Ok(a) => a,
+            Err(Stop::Cancelled) => {
+                report.status = Status::Failed;
+                report.error =
+                    Some("interrupted; the next run resumes from what was saved".to_owned());
+                break;
+            }
+            Err(Stop::Failed(e)) => {
+                report.status = if matches!(e.kind, ErrorKind::NotFound { .. }) {
+                    Status::NotFound
+                } else {
+                    Status::Failed
+                };
+                report.error = Some(e.to_string());
+                break;
+            }
+        };
+        sh.reporter.on_event(&Event::Rows {
+            symbol: &plan.symbol,
+            rows: answer.bars.len(),
+        });
+        match commit(sh, plan.interval, planned, answer, &mut last_meta).await {
+            Ok(rows) => {
+                report.rows += rows;
+                sh.reporter.on_event(&Event::Saved {
+                    symbol: &plan.symbol,
+                    rows,
+                    range: planned.range,
+                });
+            }
+            Err(msg) => {
+                report.status = Status::Failed;
+                report.error = Some(msg);
+                break;
+            }
+        }
+    }
+    (report, throttled)
+}
+
+enum Stop {
+    Cancelled,
+    Failed(FetchError),
+}
+
+async fn fetch_with_retries<P: Provider>(
+    sh: &Shared<P>,
+    req: &FetchRequest,
+    report: &mut TickerReport,
+    throttled: &mut Duration,
+    rng: &mut fastrand::Rng,
+) -> Result<Answer, Stop> {
+    let mut attempt: u32 = 0;
+    loop {
+        if sh.cancel.is_cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        let waited = tokio::select! {
+            w = sh.limiter.acquire() => w,
+            () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
+        };
+        *throttled += waited.throttled;
+        let result = {
+            let _slot = tokio::select! {
+                s = sh.gate.acquire() => s,
+                () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
+            };
+            sh.reporter.on_event(&Event::Request {
+                symbol: &req.symbol,
+                range: req.range,
+                attempt,
+            });
+            report.requests += 1;
+            tokio::select! {
+                r = sh.provider.fetch(req) => r,
+                () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
+            }
+        };
+        let err = match result {
+            Ok(answer) => {
+                sh.limiter.on_answered();
+                sh.gate.on_answered();
+                return Ok(answer);
+            }
+            Err(e) => e,
+        };
+        let retry_after = err.kind.retry_after();
+        let delay = sh.retry.delay(attempt, retry_after, rng);
+        if matches!(err.kind, ErrorKind::Throttled { .. }) {
+            sh.limiter.on_throttled(delay);
+            sh.gate.on_throttled();
+            sh.reporter.on_event(&Event::Throttled {
+                symbol: &req.symbol,
+                cool_down: delay,
+            });
+        } else if !err.kind.is_retryable() {
+            sh.limiter.on_answered();
+            return Err(Stop::Failed(err));
+        }
+        if !err.kind.is_retryable() || attempt >= sh.retry.max_retries {
+            return Err(Stop::Failed(err));
+        }
+        let reason = err.kind.to_string();
+        sh.reporter.on_event(&Event::Retry {
+            symbol: &req.symbol,
+            attempt: attempt + 1,
+            delay,
+            reason: &reason,
+        });
+        attempt += 1;
+        report.retries += 1;
+        let sleep_start = Instant::now();
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
+        }
+        if matches!(err.kind, ErrorKind::Throttled { .. }) {
+            *throttled += sleep_start.elapsed();
+        }
+    }
+}
+
+/// Commits one answer: bars, actions and metadata, then the ledger entry that says the range was
+/// answered (the ledger may lag the data, never lead it). Runs on the blocking pool; it is never
+/// abandoned half-way, even on Ctrl-C.
+async fn commit<P: Provider>(
+    sh: &Shared<P>,
+    interval: Interval,
+    planned: &PlannedRequest,
+    answer: Answer,
+    last_meta: &mut Option<SymbolMeta>,
+) -> Result<u64, String> {
+    let store = sh.store.clone();
+    let planned = *planned;
+    let write_meta = last_meta.as_ref() != Some(&answer.meta);
+    *last_meta = Some(answer.meta.clone());
+    let task = tokio::task::spawn_blocking(move || -> Result<u64, backfill_store::StoreError> {
+        let symbol = answer.meta.symbol.clone();
+        let symbol = symbol.as_ref().expect("providers fill meta.symbol");
+        let stats = store.upsert_bars(symbol, interval, &answer.bars)?;
+        if !answer.actions.is_empty() {
+            store.upsert_actions(symbol, &answer.actions)?;
+        }
+        if write_meta {
+            store.write_meta(&answer.meta)?;
+        }
+        let fetched_at = Timestamp::now();
+        let rows = answer.bars.len() as u64;
+        for (range, provisional) in split_provisional(planned.range, planned.provisional_from) {
+            store.record_coverage(
+                symbol,
+                interval,
+                LedgerEntry {
+                    range,
+                    fetched_at,
+                    rows,
+                    provisional,
+                },
+            )?;
+        }
+        Ok(stats.inserted + stats.updated)
+    });
+    match task.await {
+        Ok(Ok(rows)) => Ok(rows),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// `[start, from)` is final and `[from, end)` provisional.
+fn split_provisional(range: TimeRange, from: Option<Timestamp>) -> Vec<(TimeRange, bool)> {
+    match from {
+        None => vec![(range, false)],
+        Some(f) => [
+            (TimeRange::new(range.start(), f), false),
+            (TimeRange::new(f.max(range.start()), range.end()), true),
+        ]
+        .into_iter()
+        .filter_map(|(r, p)| r.map(|r| (r, p)))
+        .collect(),
+    }
+}
