@@ -6,8 +6,10 @@
     reason = "prices must round-trip bit-exactly from the recorded JSON and the simulator"
 )]
 
+mod classify;
 mod fixtures;
 mod parse;
+mod script;
 
 use backfill_domain::{Interval, Symbol, TimeRange};
 use backfill_provider::FetchRequest;
