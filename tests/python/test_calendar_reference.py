@@ -5,7 +5,8 @@ For every exchange the crate models, this runs the crate's `dump_sessions` examp
 reference:
 
 * the set of session dates (both ways: a session we lack, a session we invent);
-* for equity exchanges, the open, close and lunch break of every common session, as UTC instants.
+* for equity exchanges, the open, close and lunch break of every common session, as UTC instants,
+  and whether it is an early close.
 
 The 24/7 (crypto) and 24/5 (FX) calendars are compared by session dates only: ours run
 midnight-to-midnight in UTC (24/7) and in Europe/London (24/5, because Yahoo stamps FX daily
@@ -53,7 +54,7 @@ EXCHANGES = [
     ("24/5", "24/5", False),
 ]
 
-FIELDS = ("session", "open", "close", "break")
+FIELDS = ("session", "open", "close", "break", "early_close")
 
 
 def load_allowlist() -> dict[tuple[str, str, str], str]:
@@ -99,6 +100,7 @@ def reference(name: str) -> tuple[str, dict[str, dict]]:
     cal = xc.get_calendar(name, start=start.strftime("%Y-%m-%d"), end=END)
     sched = cal.schedule
     has_breaks = "break_start" in sched.columns
+    early = {d.strftime("%Y-%m-%d") for d in cal.early_closes}
     rows = {}
     for date, r in sched.iterrows():
         d = date.strftime("%Y-%m-%d")
@@ -108,6 +110,7 @@ def reference(name: str) -> tuple[str, dict[str, dict]]:
             "close": iso(r["close"]),
             "break_start": iso(r["break_start"]) if has_breaks else None,
             "break_end": iso(r["break_end"]) if has_breaks else None,
+            "early_close": d in early,
         }
     return start.strftime("%Y-%m-%d"), rows
 
@@ -130,6 +133,8 @@ def compare(code: str, ref: dict[str, dict], mine: dict[str, dict], times: bool)
         rb, mb = (r["break_start"], r["break_end"]), (m["break_start"], m["break_end"])
         if rb != mb:
             yield code, d, "break", f"reference {rb}, ours {mb}"
+        if r["early_close"] != m["early_close"]:
+            yield code, d, "early_close", f"reference {r['early_close']}, ours {m['early_close']}"
 
 
 def test_every_exchange_matches_reference_or_allowlist():

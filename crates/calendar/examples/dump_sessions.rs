@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run -q -p backfill-calendar --example dump_sessions -- XNYS 1990-01-01 2035-12-31
-//! {"date":"1990-01-02","open":"1990-01-02T14:30:00Z","close":"1990-01-02T21:00:00Z","break_start":null,"break_end":null}
+//! {"date":"1990-01-02","open":"1990-01-02T14:30:00Z","close":"1990-01-02T21:00:00Z","break_start":null,"break_end":null,"early_close":false}
 //! ```
 //!
 //! Used by `tests/python/test_calendar_reference.py` to compare with `exchange_calendars`.
@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             "close": s.close.to_string(),
             "break_start": break_start,
             "break_end": break_end,
+            "early_close": s.early_close,
         });
         if writeln!(out, "{line}").is_err() {
             return ExitCode::FAILURE;

@@ -98,3 +98,52 @@ pub(crate) fn one_off_closures(exchange: Exchange) -> &'static [(Date, &'static 
 fn listed(table: &[(Date, &str)], date: Date) -> bool {
     table.iter().any(|(d, _)| *d == date)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Calendar;
+
+    #[test]
+    fn one_off_tables_are_sorted_weekdays_that_close_the_exchange() {
+        for e in Exchange::ALL {
+            let table = one_off_closures(e);
+            for pair in table.windows(2) {
+                assert!(
+                    pair[0].0 < pair[1].0,
+                    "{e}: {} before {}",
+                    pair[0].0,
+                    pair[1].0
+                );
+            }
+            for (d, reason) in table {
+                assert!(!common::is_weekend(*d), "{e} {d} ({reason}) is a weekend");
+                assert!(is_holiday(e, *d), "{e} {d} ({reason}) is not a closure");
+                assert!(!reason.is_empty());
+            }
+        }
+        assert_eq!(one_off_closures(Exchange::Xnys).len(), 11);
+    }
+
+    /// Research note `rust-stack.md` §5, from `exchange_calendars` 4.13.2: XNYS 1990–2030 has
+    /// 10,322 sessions, 375 weekday closures and 88 early closes.
+    #[test]
+    fn xnys_1990_to_2030_totals() {
+        let cal = Calendar::new(Exchange::Xnys);
+        let sessions = cal.sessions(
+            jiff::civil::date(1990, 1, 1),
+            jiff::civil::date(2030, 12, 31),
+        );
+        assert_eq!(sessions.len(), 10_322);
+        assert_eq!(sessions.iter().filter(|s| s.early_close).count(), 88);
+        let mut weekday_closures = 0;
+        let mut d = jiff::civil::date(1990, 1, 1);
+        while d.year() <= 2030 {
+            if !common::is_weekend(d) && !cal.is_session(d) {
+                weekday_closures += 1;
+            }
+            d = common::add_days(d, 1);
+        }
+        assert_eq!(weekday_closures, 375);
+    }
+}
