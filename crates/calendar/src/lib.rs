@@ -44,14 +44,17 @@
 //! deliberate differences are listed with their reasons in `reference-allowlist.txt` beside this
 //! crate, and `tests/python/test_calendar_reference.py` checks both. Like that package, regular
 //! hours are the current ones back to 1990 except where a change is listed above (earlier
-//! changes, such as Tokyo's 11:00 lunch before 2011 or Xetra's longer 1990s hours, are not
+//! changes, such as Tokyo's 11:00–12:30 lunch before November 2011 or Xetra's longer hours of the early
+//! 2000s, are not
 //! modelled).
 //!
 //! # Outside 1990–2035
 //!
 //! The rules are evaluated for any date, so later years extend the current rules and earlier
 //! years get the oldest rules modelled; but one-off closures before 1990 are not in the tables,
-//! and future one-offs are unknown until announced.
+//! and future one-offs are unknown until announced. Japanese equinox days use the National
+//! Astronomical Observatory's approximation, valid 1980–2099. Use years 1900–2099; answers get less
+//! trustworthy the further they are from 1990–2035.
 //!
 //! # Adding closures
 //!
@@ -62,7 +65,7 @@
 //! use backfill_calendar::{Calendar, Exchange};
 //! use jiff::civil::date;
 //!
-//! // e.g. from the `[calendar] closures` of the config file, which the CLI passes here.
+//! // e.g. dates read from the config file, which the CLI passes here.
 //! let cal = Calendar::new(Exchange::Xlon).with_closures([date(2031, 6, 2)]);
 //! assert!(!cal.is_session(date(2031, 6, 2)));
 //! // Built in: NYSE closed for the national day of mourning for Jimmy Carter.
