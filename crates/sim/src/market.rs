@@ -49,6 +49,8 @@ pub(crate) struct Profile {
     base_volume: f64,
     has_splits: bool,
     has_dividends: bool,
+    /// The adjustment for the first `now` asked about; a request asks about one `now` only.
+    adjust: std::sync::OnceLock<(Timestamp, Adjust)>,
 }
 
 /// A split or dividend with its instant; amounts still to be scaled to `now`.
@@ -142,31 +144,41 @@ impl Profile {
             .product()
     }
 
-    /// Dividend ex-sessions (quarterly) from the first trade up to `now`.
-    fn dividend_sessions(&self, now: Timestamp) -> Vec<Session> {
+    /// Quarterly dividend dates as drawn, before rolling forward to a session, of the dividends
+    /// whose ex-session has opened by `now`. Sorted. Cheap: only dates near `now` consult the calendar.
+    fn dividend_candidates(&self, now: Timestamp) -> Vec<Date> {
         if !self.has_dividends {
             return Vec::new();
         }
         let first_month = 1 + (hash(self.key, &[400]) % 3) as i8;
-        let last_year = now
+        let today = now
             .to_zoned_datetime(self.calendar.timezone().clone())
-            .year();
+            .date();
+        let settled = today.checked_sub(20.days()).unwrap_or(today);
         let mut out = Vec::new();
-        for year in self.first_trade.year()..=last_year {
+        for year in self.first_trade.year()..=today.year() {
             for q in 0..4i8 {
                 let day = 1 + (hash(self.key, &[401, i64::from(year), i64::from(q)]) % 25) as i8;
                 let d = date(year, first_month + 3 * q, day);
-                if d <= self.first_trade {
+                if d <= self.first_trade || d > today {
                     continue;
                 }
-                if let Some(s) = self.session_on_or_after(d)
-                    && s.open <= now
-                {
-                    out.push(s);
+                // The ex-session is the first session on or after `d`, within 15 days.
+                if d < settled || self.session_on_or_after(d).is_some_and(|s| s.open <= now) {
+                    out.push(d);
                 }
             }
         }
         out
+    }
+
+    /// Dividend ex-sessions up to `now` whose drawn date lies in `[from, to]`.
+    fn dividend_sessions(&self, now: Timestamp, from: Date, to: Date) -> Vec<Session> {
+        self.dividend_candidates(now)
+            .into_iter()
+            .filter(|d| from <= *d && *d <= to)
+            .filter_map(|d| self.session_on_or_after(d))
+            .collect()
     }
 
     /// Capital-gain distribution sessions (funds only, each December) up to `now`.
@@ -183,6 +195,16 @@ impl Profile {
             .collect()
     }
 
+    /// The adjustment at `now`, computed once per profile for the first `now` it is asked about.
+    fn adjust(&self, now: Timestamp) -> std::borrow::Cow<'_, Adjust> {
+        let (at, adjust) = self.adjust.get_or_init(|| (now, Adjust::new(self, now)));
+        if *at == now {
+            std::borrow::Cow::Borrowed(adjust)
+        } else {
+            std::borrow::Cow::Owned(Adjust::new(self, now))
+        }
+    }
+
     fn raw_daily(&self, d: Date) -> RawBar {
         let mut b = daily_raw(self.key, day_number(d), self.vol_pct, self.base_volume);
         b.open *= self.scale;
@@ -194,22 +216,25 @@ impl Profile {
 }
 
 /// How `now` scales a raw bar: splits effective at `now` and the dividends after each bar.
+#[derive(Debug, Clone)]
 struct Adjust {
     factor: f64,
-    dividends: Vec<Timestamp>,
+    /// Drawn dividend dates (see [`Profile::dividend_candidates`]); a dividend is after a bar's
+    /// session exactly when its drawn date is after the bar's date, since bars are sessions.
+    dividends: Vec<Date>,
 }
 
 impl Adjust {
     fn new(p: &Profile, now: Timestamp) -> Adjust {
         Adjust {
             factor: p.split_factor(now),
-            dividends: p.dividend_sessions(now).iter().map(|s| s.open).collect(),
+            dividends: p.dividend_candidates(now),
         }
     }
 
-    /// Number of dividends whose ex-instant is after `ts` (and at or before `now`).
-    fn later_dividends(&self, ts: Timestamp) -> i32 {
-        (self.dividends.len() - self.dividends.partition_point(|&d| d <= ts)) as i32
+    /// Number of dividends (paid by `now`) whose ex-session is after the session `date`.
+    fn later_dividends(&self, date: Date) -> i32 {
+        (self.dividends.len() - self.dividends.partition_point(|&d| d <= date)) as i32
     }
 
     fn bar(&self, ts: Timestamp, date: Date, raw: &RawBar, adj_close: bool) -> Bar {
@@ -223,7 +248,7 @@ impl Adjust {
             low: round_price(raw.low / f),
             close: round_price(close),
             adj_close: adj_close
-                .then(|| round_price(close * DIVIDEND_FACTOR.powi(self.later_dividends(ts)))),
+                .then(|| round_price(close * DIVIDEND_FACTOR.powi(self.later_dividends(date)))),
             volume: (raw.volume * f).round() as i64,
         }
     }
@@ -343,6 +368,7 @@ impl Market {
             has_splits: kind == Kind::Equity && hash(key, &[503]).is_multiple_of(3),
             has_dividends: matches!(kind, Kind::Equity | Kind::Fund)
                 && hash(key, &[504]).is_multiple_of(2),
+            adjust: std::sync::OnceLock::new(),
         };
         let s = profile
             .session_on_or_after(first)
@@ -453,7 +479,7 @@ fn fraction(s: &Session, t: Timestamp) -> f64 {
 }
 
 fn daily_bars(p: &Profile, from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Bar> {
-    let adjust = Adjust::new(p, now);
+    let adjust = p.adjust(now);
     sessions_in(p, from, to, now)
         .iter()
         .filter(|s| from <= s.open && s.open < to)
@@ -468,7 +494,7 @@ fn intraday_bars(
     to: Timestamp,
     now: Timestamp,
 ) -> Vec<Bar> {
-    let adjust = Adjust::new(p, now);
+    let adjust = p.adjust(now);
     let mut out = Vec::new();
     let day_start = from
         .checked_sub(SignedDuration::from_hours(30))
@@ -575,7 +601,7 @@ pub(crate) fn bars_for(
 }
 
 pub(crate) fn actions_for(p: &Profile, range: TimeRange, now: Timestamp) -> Vec<Action> {
-    let factor = p.split_factor(now);
+    let factor = p.adjust(now).factor;
     let mut out = Vec::new();
     for s in p.all_splits() {
         if s.ts <= now && range.contains(s.ts) {
@@ -589,7 +615,11 @@ pub(crate) fn actions_for(p: &Profile, range: TimeRange, now: Timestamp) -> Vec<
             });
         }
     }
-    for s in p.dividend_sessions(now) {
+    let tz = p.calendar.timezone().clone();
+    let from = range.start().to_zoned_datetime(tz.clone()).date();
+    let from = from.checked_sub(16.days()).unwrap_or(from);
+    let to = range.end().to_zoned_datetime(tz).date();
+    for s in p.dividend_sessions(now, from, to) {
         if range.contains(s.open) {
             let price = p.raw_daily(s.date).open / factor;
             out.push(Action {
