@@ -134,6 +134,35 @@ const CRYPTO_QUOTES: [&str; 20] = [
     "RUB", "USDT", "USDC", "BUSD", "DAI", "BTC", "ETH",
 ];
 
+/// Index symbols whose calendar is known without asking the provider: the first run then plans
+/// the same window as every later one (an index's venue is not in its symbol).
+pub const INDICES: &[(&str, Exchange)] = &[
+    ("^GSPC", Exchange::Xnys),
+    ("^SPX", Exchange::Xnys),
+    ("^DJI", Exchange::Xnys),
+    ("^IXIC", Exchange::Xnys),
+    ("^NDX", Exchange::Xnys),
+    ("^RUT", Exchange::Xnys),
+    ("^VIX", Exchange::Xnys),
+    ("^NYA", Exchange::Xnys),
+    ("^SOX", Exchange::Xnys),
+    ("^VXAPL", Exchange::Xnys),
+    ("^FTSE", Exchange::Xlon),
+    ("^FTMC", Exchange::Xlon),
+    ("^FTAS", Exchange::Xlon),
+    ("^FCHI", Exchange::Xpar),
+    ("^AEX", Exchange::Xpar),
+    ("^BFX", Exchange::Xpar),
+    ("^N100", Exchange::Xpar),
+    ("^GDAXI", Exchange::Xetr),
+    ("^MDAXI", Exchange::Xetr),
+    ("^TECDAX", Exchange::Xetr),
+    ("^GSPTSE", Exchange::Xtse),
+    ("^AXJO", Exchange::Xasx),
+    ("^AORD", Exchange::Xasx),
+    ("^N225", Exchange::Xtks),
+];
+
 /// The calendar a Yahoo symbol trades on, from its form and suffix alone; `None` when they name
 /// no known calendar (the caller warns and falls back to [`Exchange::Weekdays`] until the
 /// provider's metadata says more, see [`exchange_from_meta`]).
@@ -143,13 +172,20 @@ const CRYPTO_QUOTES: [&str; 20] = [
 /// - No suffix (`MSFT`, `BRK-B`): US, XNYS.
 /// - `.L`/`.IL` XLON; `.PA`/`.AS`/`.BR`/`.LS` XPAR; `.DE`/`.F` XETR; `.TO`/`.V`/`.CN`/`.NE` XTSE;
 ///   `.AX` XASX; `.T` XTKS.
-/// - Indices (`^GSPC`) and futures (`ES=F`): `None`, their venue is not in the symbol.
+/// - Well-known indices by name (`^GSPC` XNYS, `^FTSE` XLON, `^N225` XTKS, see [`INDICES`]);
+///   other indices (`^XYZ`) and futures (`ES=F`): `None`, their venue is not in the symbol.
 pub fn exchange_for_symbol(symbol: &Symbol) -> Option<Exchange> {
     let s = symbol.as_str();
     if s.ends_with("=X") {
         return Some(Exchange::Fx);
     }
-    if s.starts_with('^') || s.ends_with("=F") {
+    if s.starts_with('^') {
+        return INDICES
+            .iter()
+            .find(|(name, _)| *name == s)
+            .map(|(_, ex)| *ex);
+    }
+    if s.ends_with("=F") {
         return None;
     }
     if let Some((base, quote)) = s.rsplit_once('-')
@@ -233,7 +269,11 @@ mod tests {
             ("REI-UN.TO", Some(Exchange::Xtse)),
             ("VOD.XX", None),
             ("ENI.MI", None),
-            ("^GSPC", None),
+            ("^GSPC", Some(Exchange::Xnys)),
+            ("^IXIC", Some(Exchange::Xnys)),
+            ("^FTSE", Some(Exchange::Xlon)),
+            ("^N225", Some(Exchange::Xtks)),
+            ("^XYZ", None),
             ("ES=F", None),
         ];
         for (s, want) in cases {
