@@ -1,19 +1,38 @@
-//! A deterministic Yahoo-compatible market simulator.
+//! A deterministic Yahoo-compatible market simulator, for backfill's tests, demos and benchmarks.
 //!
-//! - [`Market`]: pure ground truth. Every symbol (except unknown prefixes, `ZZ…` by default) has a
-//!   first trade date, a calendar from its suffix, a seeded price path, splits and dividends. Its
-//!   [`Market::bars`] and [`Market::actions`] are exactly what the server serves.
-//! - [`SimServer`]: a hyper HTTP/1 server speaking Yahoo's chart API (`/v8/finance/chart/{symbol}`),
-//!   the cookie + crumb dance, and control endpoints (`/_stats`, `/_reset`, `/_clock`,
-//!   `/_crumb/rotate`), with knobs ([`SimConfig`]) for latency, rate limits, failures and
-//!   connection limits. [`Stats`] counts what it served.
+//! - [`Market`]: pure ground truth. Every symbol exists (except those starting with an unknown
+//!   prefix, `ZZ` by default) and gets, from `(seed, symbol)` alone: a calendar from its suffix
+//!   (`backfill_calendar::exchange_for_symbol`, falling back to weekdays), a first trade date
+//!   (1985–2015; crypto 2014–2018), a seeded price path computable for any date, splits for about a
+//!   third of equities, quarterly dividends for about half, December capital gains for funds
+//!   (5-letter US symbols ending in `X`). Prices are split-adjusted as of `now`, so moving the
+//!   clock past a split rescales history. [`Market::bars`] and [`Market::actions`] are exactly what
+//!   the server serves for a window at a given `now`.
+//! - [`SimServer`]: a hyper HTTP/1 server on top of a [`Market`], configured by [`SimConfig`]
+//!   (latency, jitter, GCRA rate limit with burst 1, seeded failures, connection limit, crumb
+//!   requirement, fixed clock) and counting what it serves in [`Stats`].
+//!
+//! # HTTP surface
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /v8/finance/chart/{SYMBOL}?period1&period2&interval&events[&range][&crumb]` | Yahoo's chart body; 404 [`NOT_FOUND_BODY`] for unknown symbols; 422 for intraday windows past Yahoo's limits; 400 JSON chart error for bad parameters; 401 [`INVALID_CRUMB_BODY`] when a crumb is required and missing or stale; 429 `Too Many Requests` (text/plain, `Retry-After` when configured) above the rate |
+//! | `GET /` (stands for `fc.yahoo.com`) | 404 HTML that sets the `A3` cookie |
+//! | `GET /v1/test/getcrumb` | the 11-character crumb for the `A3` cookie (text/plain), 401 without one |
+//! | `GET /_stats`, `POST /_reset` | [`Stats`] as JSON; zero them |
+//! | `GET`/`POST /_clock?now=<epoch seconds>` | read or fix the clock |
+//! | `POST /_crumb/rotate` | invalidate every crumb handed out so far |
+//!
+//! Control endpoints (`/_…`) are never rate limited, delayed, failed or counted. Rate limit,
+//! latency and failures apply to chart and crumb requests only. Windows are half-open: a bar is
+//! served when its start lies in `[period1, period2)`, is at or after the first trade and at or
+//! before `now` (the session in progress is a partial bar). No trailing "live" row is appended.
 
 mod market;
 mod model;
-
-pub use market::{DIVIDEND_FACTOR, Market};
 mod server;
 mod yahoo;
 
+pub use market::{DIVIDEND_FACTOR, Market};
 pub use server::{SimConfig, SimServer, Stats};
 pub use yahoo::{INVALID_CRUMB_BODY, NOT_FOUND_BODY, VALID_RANGES};

@@ -605,3 +605,34 @@ fn handle_control(state: &State, control: &str, req: &Request<Incoming>) -> Resp
         _ => respond(404, TEXT, "unknown control endpoint"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gcra_with_burst_one_spaces_requests() {
+        let mut g = Gcra {
+            interval: Duration::from_millis(500),
+            tat: None,
+        };
+        let t0 = tokio::time::Instant::now();
+        assert!(g.allow(t0));
+        assert!(!g.allow(t0 + Duration::from_millis(499)));
+        // A rejected request does not push the schedule back.
+        assert!(g.allow(t0 + Duration::from_millis(500)));
+        assert!(!g.allow(t0 + Duration::from_millis(600)));
+        assert!(g.allow(t0 + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn query_and_cookie_parsing() {
+        let q = query_map(Some("period1=1&events=div%7Csplit&crumb=a%2Fb&flag"));
+        assert_eq!(q["events"], "div|split");
+        assert_eq!(q["crumb"], "a/b");
+        assert_eq!(q["flag"], "");
+        assert_eq!(token(1, 11).len(), 11);
+        assert_eq!(token(1, 11), token(1, 11));
+        assert_ne!(token(1, 11), token(2, 11));
+    }
+}

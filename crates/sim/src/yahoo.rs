@@ -516,3 +516,125 @@ impl ChartBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    fn ask(symbol: &str, params: &[(&str, &str)], now: &str) -> (u16, Value) {
+        let m = Market::new(42);
+        let q = params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let a = chart(&m, symbol, &q, now.parse().unwrap());
+        (a.status, serde_json::from_str(&a.body).unwrap())
+    }
+
+    #[test]
+    fn range_max_coarsens_daily_to_monthly_and_echoes_the_range() {
+        let (status, v) = ask(
+            "MSFT",
+            &[("range", "max"), ("interval", "1d")],
+            "2025-06-02T12:00:00Z",
+        );
+        assert_eq!(status, 200);
+        let meta = &v["chart"]["result"][0]["meta"];
+        assert_eq!(meta["dataGranularity"], "1mo");
+        assert_eq!(meta["range"], "max");
+        let stamps = v["chart"]["result"][0]["timestamp"].as_array().unwrap();
+        assert_eq!(
+            stamps[0].as_i64(),
+            meta["firstTradeDate"].as_i64(),
+            "history starts at the first trade"
+        );
+        // range=5d at 1d: the sessions of the last five days.
+        let (_, v) = ask(
+            "MSFT",
+            &[("range", "5d"), ("interval", "1d")],
+            "2025-06-06T21:00:00Z",
+        );
+        assert_eq!(v["chart"]["result"][0]["meta"]["range"], "5d");
+        assert_eq!(
+            v["chart"]["result"][0]["timestamp"]
+                .as_array()
+                .unwrap()
+                .len(),
+            5
+        );
+        let (status, v) = ask("MSFT", &[("range", "7y")], "2025-06-06T21:00:00Z");
+        assert_eq!(status, 400);
+        assert_eq!(v["chart"]["error"]["code"], "Bad Request");
+    }
+
+    #[test]
+    fn reversed_window_is_a_bad_request_and_equal_bounds_are_empty() {
+        let now = "2025-06-02T12:00:00Z";
+        let (status, v) = ask("MSFT", &[("period1", "200"), ("period2", "100")], now);
+        assert_eq!(status, 400);
+        assert_eq!(
+            v["chart"]["error"]["description"],
+            "Invalid input - start date cannot be after end date. startDate = 200, endDate = 100"
+        );
+        let (status, v) = ask(
+            "MSFT",
+            &[("period1", "1700000000"), ("period2", "1700000000")],
+            now,
+        );
+        assert_eq!(status, 200);
+        assert!(v["chart"]["result"][0].get("timestamp").is_none());
+    }
+
+    #[test]
+    fn coarse_event_keys_are_the_containing_bar() {
+        // Find a dividend, then ask for monthly bars around it.
+        let m = Market::new(42);
+        let now: Timestamp = "2025-06-02T12:00:00Z".parse().unwrap();
+        let all = TimeRange::new(
+            "2015-01-01T00:00:00Z".parse().unwrap(),
+            "2020-01-01T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap();
+        let (symbol, div) = (0..50)
+            .find_map(|i| {
+                let s = Symbol::parse(&format!("M{i}")).unwrap();
+                let d = m
+                    .actions(&s, all, now)
+                    .into_iter()
+                    .find(|a| a.kind.name() == "dividend" && a.date.day() > 7)?;
+                Some((s, d))
+            })
+            .unwrap();
+        let p1 = (div.ts.as_second() - 40 * 86_400).to_string();
+        let p2 = (div.ts.as_second() + 40 * 86_400).to_string();
+        let (_, v) = ask(
+            symbol.as_str(),
+            &[
+                ("period1", &p1),
+                ("period2", &p2),
+                ("interval", "1mo"),
+                ("events", "div|split"),
+            ],
+            "2025-06-02T12:00:00Z",
+        );
+        let divs = v["chart"]["result"][0]["events"]["dividends"]
+            .as_object()
+            .unwrap();
+        let (key, entry) = divs
+            .iter()
+            .find(|(_, e)| e["date"].as_i64() == Some(div.ts.as_second()))
+            .unwrap();
+        let key: i64 = key.parse().unwrap();
+        assert!(key < div.ts.as_second(), "keyed by the month's first bar");
+        let stamps: Vec<i64> = v["chart"]["result"][0]["timestamp"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_i64().unwrap())
+            .collect();
+        assert!(stamps.contains(&key));
+        assert!(entry["amount"].as_f64().unwrap() > 0.0);
+    }
+}
