@@ -1,5 +1,6 @@
 //! Acceptance tests of the `backfill` command, checked from outside: the real binary talks HTTP to
 //! the simulator on loopback, and the store it leaves is compared with the simulator's ground truth.
 
+mod commands;
 mod harness;
 mod runs;
