@@ -7,9 +7,11 @@
 )]
 
 mod classify;
+mod fake;
 mod fixtures;
 mod parse;
 mod script;
+mod sim;
 
 use backfill_domain::{Interval, Symbol, TimeRange};
 use backfill_provider::FetchRequest;
