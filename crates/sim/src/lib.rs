@@ -30,6 +30,7 @@
 
 mod market;
 mod model;
+mod series;
 mod server;
 mod yahoo;
 

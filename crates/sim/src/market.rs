@@ -1,13 +1,12 @@
 //! [`Market`]: the simulator's ground truth, a pure function of `(seed, symbol, now)`.
 
 use backfill_calendar::{Calendar, Exchange, Session, exchange_for_symbol};
-use backfill_domain::{Action, ActionKind, Bar, Interval, Symbol, SymbolMeta, TimeRange};
+use backfill_domain::{Action, Bar, Interval, Symbol, SymbolMeta, TimeRange};
 use jiff::civil::{Date, date};
-use jiff::{SignedDuration, Timestamp, ToSpan};
+use jiff::{Timestamp, ToSpan};
 
-use crate::model::{
-    RawBar, daily_raw, day_number, hash, hash_str, intraday_price, round_price, unit,
-};
+use crate::model::{RawBar, daily_raw, day_number, hash, hash_str, round_price, unit};
+use crate::series::{actions_for, bars_for};
 
 /// Dividend adjustment per ex-date: each later dividend multiplies `adjclose` by this factor.
 pub const DIVIDEND_FACTOR: f64 = 0.995;
@@ -45,7 +44,7 @@ pub(crate) struct Profile {
     pub first_trade: Date,
     pub first_open: Timestamp,
     scale: f64,
-    vol_pct: f64,
+    pub vol_pct: f64,
     base_volume: f64,
     has_splits: bool,
     has_dividends: bool,
@@ -55,11 +54,11 @@ pub(crate) struct Profile {
 
 /// A split or dividend with its instant; amounts still to be scaled to `now`.
 #[derive(Debug, Clone, Copy)]
-struct Split {
-    ts: Timestamp,
-    date: Date,
-    numerator: f64,
-    denominator: f64,
+pub(crate) struct Split {
+    pub ts: Timestamp,
+    pub date: Date,
+    pub numerator: f64,
+    pub denominator: f64,
 }
 
 impl Profile {
@@ -82,7 +81,7 @@ impl Profile {
     }
 
     /// The first session on or after `d`, within 15 days.
-    fn session_on_or_after(&self, d: Date) -> Option<Session> {
+    pub(crate) fn session_on_or_after(&self, d: Date) -> Option<Session> {
         let mut d = d;
         for _ in 0..15 {
             if let Some(s) = self.calendar.session(d) {
@@ -94,7 +93,7 @@ impl Profile {
     }
 
     /// All splits after the first trade, up to 2100, whatever `now` is.
-    fn all_splits(&self) -> Vec<Split> {
+    pub(crate) fn all_splits(&self) -> Vec<Split> {
         const RATIOS: [(f64, f64); 6] = [
             (2.0, 1.0),
             (3.0, 1.0),
@@ -136,7 +135,7 @@ impl Profile {
 
     /// Product of the ratios of splits effective at `now`: prices as of `now` are the level divided
     /// by it, volumes multiplied.
-    fn split_factor(&self, now: Timestamp) -> f64 {
+    pub(crate) fn split_factor(&self, now: Timestamp) -> f64 {
         self.all_splits()
             .iter()
             .filter(|s| s.ts <= now)
@@ -146,7 +145,7 @@ impl Profile {
 
     /// Quarterly dividend dates as drawn, before rolling forward to a session, of the dividends
     /// whose ex-session has opened by `now`. Sorted. Cheap: only dates near `now` consult the calendar.
-    fn dividend_candidates(&self, now: Timestamp) -> Vec<Date> {
+    pub(crate) fn dividend_candidates(&self, now: Timestamp) -> Vec<Date> {
         if !self.has_dividends {
             return Vec::new();
         }
@@ -173,7 +172,7 @@ impl Profile {
     }
 
     /// Dividend ex-sessions up to `now` whose drawn date lies in `[from, to]`.
-    fn dividend_sessions(&self, now: Timestamp, from: Date, to: Date) -> Vec<Session> {
+    pub(crate) fn dividend_sessions(&self, now: Timestamp, from: Date, to: Date) -> Vec<Session> {
         self.dividend_candidates(now)
             .into_iter()
             .filter(|d| from <= *d && *d <= to)
@@ -182,7 +181,7 @@ impl Profile {
     }
 
     /// Capital-gain distribution sessions (funds only, each December) up to `now`.
-    fn capital_gain_sessions(&self, now: Timestamp) -> Vec<Session> {
+    pub(crate) fn capital_gain_sessions(&self, now: Timestamp) -> Vec<Session> {
         if self.kind != Kind::Fund {
             return Vec::new();
         }
@@ -196,7 +195,7 @@ impl Profile {
     }
 
     /// The adjustment at `now`, computed once per profile for the first `now` it is asked about.
-    fn adjust(&self, now: Timestamp) -> std::borrow::Cow<'_, Adjust> {
+    pub(crate) fn adjust(&self, now: Timestamp) -> std::borrow::Cow<'_, Adjust> {
         let (at, adjust) = self.adjust.get_or_init(|| (now, Adjust::new(self, now)));
         if *at == now {
             std::borrow::Cow::Borrowed(adjust)
@@ -205,7 +204,7 @@ impl Profile {
         }
     }
 
-    fn raw_daily(&self, d: Date) -> RawBar {
+    pub(crate) fn raw_daily(&self, d: Date) -> RawBar {
         let mut b = daily_raw(self.key, day_number(d), self.vol_pct, self.base_volume);
         b.open *= self.scale;
         b.high *= self.scale;
@@ -217,15 +216,15 @@ impl Profile {
 
 /// How `now` scales a raw bar: splits effective at `now` and the dividends after each bar.
 #[derive(Debug, Clone)]
-struct Adjust {
-    factor: f64,
+pub(crate) struct Adjust {
+    pub factor: f64,
     /// Drawn dividend dates (see [`Profile::dividend_candidates`]); a dividend is after a bar's
     /// session exactly when its drawn date is after the bar's date, since bars are sessions.
     dividends: Vec<Date>,
 }
 
 impl Adjust {
-    fn new(p: &Profile, now: Timestamp) -> Adjust {
+    pub(crate) fn new(p: &Profile, now: Timestamp) -> Adjust {
         Adjust {
             factor: p.split_factor(now),
             dividends: p.dividend_candidates(now),
@@ -237,7 +236,7 @@ impl Adjust {
         (self.dividends.len() - self.dividends.partition_point(|&d| d <= date)) as i32
     }
 
-    fn bar(&self, ts: Timestamp, date: Date, raw: &RawBar, adj_close: bool) -> Bar {
+    pub(crate) fn bar(&self, ts: Timestamp, date: Date, raw: &RawBar, adj_close: bool) -> Bar {
         let f = self.factor;
         let close = raw.close / f;
         Bar {
@@ -435,222 +434,11 @@ pub(crate) fn regular_market_time(p: &Profile, now: Timestamp) -> Timestamp {
         .max(p.first_open)
 }
 
-/// Sessions whose open could fall in `[from, to)` and that have started by `now`.
-fn sessions_in(p: &Profile, from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Session> {
-    let tz = p.calendar.timezone().clone();
-    let from = from.max(p.first_open);
-    let to = to.min(now + SignedDuration::from_secs(1));
-    if from >= to {
-        return Vec::new();
-    }
-    let d0 = from.to_zoned_datetime(tz.clone()).date().yesterday();
-    let d1 = to.to_zoned_datetime(tz).date();
-    let Ok(d0) = d0 else { return Vec::new() };
-    p.calendar
-        .sessions(d0, d1)
-        .into_iter()
-        .filter(|s| s.open >= p.first_open && s.open <= now)
-        .collect()
-}
-
-/// The (possibly partial) raw daily bar of a session at `now`.
-fn session_bar(p: &Profile, s: &Session, now: Timestamp) -> RawBar {
-    let full = p.raw_daily(s.date);
-    if now >= s.close {
-        return full;
-    }
-    let f = fraction(s, now);
-    let close = intraday_price(p.key, day_number(s.date), &full, f) * 1.0;
-    let open = full.open;
-    RawBar {
-        open,
-        high: open.max(close) + f * (full.high - full.open.max(full.close)).max(0.0),
-        low: open.min(close) - f * (full.open.min(full.close) - full.low).max(0.0),
-        close,
-        volume: full.volume * f,
-    }
-}
-
-/// How far `t` is into the session's regular hours, in `[0, 1]`.
-fn fraction(s: &Session, t: Timestamp) -> f64 {
-    let total = s.close.duration_since(s.open).as_secs_f64();
-    let done = t.duration_since(s.open).as_secs_f64();
-    (done / total).clamp(0.0, 1.0)
-}
-
-fn daily_bars(p: &Profile, from: Timestamp, to: Timestamp, now: Timestamp) -> Vec<Bar> {
-    let adjust = p.adjust(now);
-    sessions_in(p, from, to, now)
-        .iter()
-        .filter(|s| from <= s.open && s.open < to)
-        .map(|s| adjust.bar(s.open, s.date, &session_bar(p, s, now), true))
-        .collect()
-}
-
-fn intraday_bars(
-    p: &Profile,
-    width: SignedDuration,
-    from: Timestamp,
-    to: Timestamp,
-    now: Timestamp,
-) -> Vec<Bar> {
-    let adjust = p.adjust(now);
-    let mut out = Vec::new();
-    let day_start = from
-        .checked_sub(SignedDuration::from_hours(30))
-        .unwrap_or(from);
-    for s in sessions_in(p, day_start, to, now) {
-        let full = p.raw_daily(s.date);
-        let day = day_number(s.date);
-        let total = s.close.duration_since(s.open).as_secs_f64();
-        let mut t = s.open;
-        while t < s.close {
-            let next = t + width;
-            let in_break = s.break_.is_some_and(|(b0, b1)| b0 <= t && t < b1);
-            if !in_break && from <= t && t < to && t <= now {
-                let f0 = fraction(&s, t);
-                let f1 = fraction(&s, next);
-                let open = intraday_price(p.key, day, &full, f0);
-                let close = intraday_price(p.key, day, &full, f1);
-                let k = t.as_second();
-                let high = open.max(close)
-                    * (1.0 + 0.002 * p.vol_pct * 50.0 * unit(hash(p.key, &[600, k])));
-                let low = open.min(close)
-                    * (1.0 - 0.002 * p.vol_pct * 50.0 * unit(hash(p.key, &[601, k])));
-                let share = width.as_secs_f64() / total;
-                let volume = full.volume * share * (0.5 + unit(hash(p.key, &[602, k])));
-                let raw = RawBar {
-                    open,
-                    high,
-                    low,
-                    close,
-                    volume,
-                };
-                out.push(adjust.bar(t, s.date, &raw, false));
-            }
-            if t >= to || t > now {
-                break;
-            }
-            t = next;
-        }
-    }
-    out
-}
-
-/// The first day of the week (Monday) or month containing `d`.
-fn period_start(interval: Interval, d: Date) -> Date {
-    if interval == Interval::W1 {
-        let back = i64::from(d.weekday().to_monday_zero_offset());
-        d.checked_sub(back.days()).expect("valid date")
-    } else {
-        d.first_of_month()
-    }
-}
-
-fn coarse_bars(
-    p: &Profile,
-    interval: Interval,
-    from: Timestamp,
-    to: Timestamp,
-    now: Timestamp,
-) -> Vec<Bar> {
-    let margin = SignedDuration::from_hours(24 * 40);
-    let lo = from.checked_sub(margin).unwrap_or(from);
-    let hi = to.checked_add(margin).unwrap_or(to);
-    let days = daily_bars(p, lo, hi, now);
-    let mut out: Vec<Bar> = Vec::new();
-    let mut current: Option<Date> = None;
-    for b in days {
-        let start = period_start(interval, b.date);
-        match out.last_mut() {
-            Some(agg) if current == Some(start) => {
-                agg.high = agg.high.max(b.high);
-                agg.low = agg.low.min(b.low);
-                agg.close = b.close;
-                agg.adj_close = b.adj_close;
-                agg.volume += b.volume;
-            }
-            _ => {
-                current = Some(start);
-                out.push(b);
-            }
-        }
-    }
-    out.retain(|b| from <= b.ts && b.ts < to);
-    out
-}
-
-/// The containing bar start for coarse intervals, used as the key of Yahoo's event maps.
-pub(crate) fn coarse_key(p: &Profile, interval: Interval, d: Date) -> Option<Timestamp> {
-    let start = period_start(interval, d);
-    p.session_on_or_after(start).map(|s| s.open)
-}
-
-pub(crate) fn bars_for(
-    p: &Profile,
-    interval: Interval,
-    range: TimeRange,
-    now: Timestamp,
-) -> Vec<Bar> {
-    let (from, to) = (range.start(), range.end());
-    match interval.fixed_duration() {
-        Some(width) => intraday_bars(p, width, from, to, now),
-        None if interval == Interval::D1 => daily_bars(p, from, to, now),
-        None => coarse_bars(p, interval, from, to, now),
-    }
-}
-
-pub(crate) fn actions_for(p: &Profile, range: TimeRange, now: Timestamp) -> Vec<Action> {
-    let factor = p.adjust(now).factor;
-    let mut out = Vec::new();
-    for s in p.all_splits() {
-        if s.ts <= now && range.contains(s.ts) {
-            out.push(Action {
-                ts: s.ts,
-                date: s.date,
-                kind: ActionKind::Split {
-                    numerator: s.numerator,
-                    denominator: s.denominator,
-                },
-            });
-        }
-    }
-    let tz = p.calendar.timezone().clone();
-    let from = range.start().to_zoned_datetime(tz.clone()).date();
-    let from = from.checked_sub(16.days()).unwrap_or(from);
-    let to = range.end().to_zoned_datetime(tz).date();
-    for s in p.dividend_sessions(now, from, to) {
-        if range.contains(s.open) {
-            let price = p.raw_daily(s.date).open / factor;
-            out.push(Action {
-                ts: s.open,
-                date: s.date,
-                kind: ActionKind::Dividend {
-                    amount: round_price(price * (1.0 - DIVIDEND_FACTOR)),
-                    currency: None,
-                },
-            });
-        }
-    }
-    for s in p.capital_gain_sessions(now) {
-        if range.contains(s.open) {
-            let price = p.raw_daily(s.date).open / factor;
-            out.push(Action {
-                ts: s.open,
-                date: s.date,
-                kind: ActionKind::CapitalGain {
-                    amount: round_price(price * 0.01),
-                },
-            });
-        }
-    }
-    out.sort_by_key(|a| a.ts);
-    out
-}
-
 #[cfg(test)]
 #[expect(clippy::float_cmp, reason = "aggregates copy daily values exactly")]
 mod tests {
+    use backfill_calendar::Exchange;
+    use jiff::SignedDuration;
     use jiff::civil::Weekday;
 
     use super::*;

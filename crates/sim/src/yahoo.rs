@@ -9,7 +9,8 @@ use backfill_domain::{ActionKind, Bar, Interval, Symbol, TimeRange};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::market::{Market, Profile, actions_for, bars_for, coarse_key, regular_market_time};
+use crate::market::{Market, Profile, regular_market_time};
+use crate::series::{actions_for, bars_for, coarse_key};
 
 /// Yahoo's exact 404 body for an unknown or delisted symbol.
 pub const NOT_FOUND_BODY: &str = r#"{"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}}"#;
