@@ -34,7 +34,7 @@ fn session_bar(p: &Profile, s: &Session, now: Timestamp) -> RawBar {
         return full;
     }
     let f = fraction(s, now);
-    let close = intraday_price(p.key, day_number(s.date), &full, f) * 1.0;
+    let close = intraday_price(p.key, day_number(s.date), &full, f);
     let open = full.open;
     RawBar {
         open,
