@@ -38,7 +38,7 @@
 //! granularity), `interval`, `includePrePost=false` and `events=div,split,capitalGains`. The answer's
 //! `dataGranularity` must match the requested interval. The client starts without a crumb; on the first
 //! 401 it fetches a cookie and a crumb once for all concurrent requests and retries that request once.
-//! See [`yahoo`] for parsing decisions (null volumes, partial rows, live rows, time zones).
+//! See [`yahoo::parse_chart`] for the row rules (null volumes, partial rows, live rows, time zones).
 
 use std::future::Future;
 
