@@ -35,6 +35,8 @@ struct LimiterState {
     blocked_until: Option<Instant>,
     /// Fraction of the configured rate currently allowed.
     factor: f64,
+    /// Wall-clock time covered by cool-downs so far (their union, not their sum).
+    throttled: Duration,
 }
 
 /// What one call to [`RateLimiter::acquire`] waited for.
@@ -55,6 +57,7 @@ impl RateLimiter {
                 tat: None,
                 blocked_until: None,
                 factor: 1.0,
+                throttled: Duration::ZERO,
             }),
         }
     }
@@ -105,11 +108,20 @@ impl RateLimiter {
         }
     }
 
+    /// Wall-clock time the provider has spent in throttling cool-downs so far.
+    pub fn throttled_total(&self) -> Duration {
+        self.lock().throttled
+    }
+
     /// The provider throttled us: stop everyone for `cool_down` and halve the rate.
     pub fn on_throttled(&self, cool_down: Duration) {
         let mut st = self.lock();
-        let until = Instant::now() + cool_down;
-        st.blocked_until = Some(st.blocked_until.map_or(until, |u| u.max(until)));
+        let now = Instant::now();
+        let until = now + cool_down;
+        // Count only the part of this cool-down not already covered by a running one.
+        let covered_until = st.blocked_until.filter(|u| *u > now).unwrap_or(now);
+        st.throttled += until.saturating_duration_since(covered_until);
+        st.blocked_until = Some(covered_until.max(until));
         st.factor = (st.factor / 2.0).max(MIN_RATE_FACTOR);
         // The next slot starts after the cool-down, not in a burst of the slots missed during it.
         st.tat = Some(until);
@@ -268,6 +280,8 @@ mod tests {
         let t = tokio::spawn(async move { l2.acquire().await });
         let waited = t.await.unwrap();
         assert_eq!(waited.throttled, Duration::from_secs(5));
+        // A second 429 inside the cool-down extends it; the total is wall-clock, not a sum.
+        assert_eq!(l.throttled_total(), Duration::from_secs(5));
         // Then paced at the halved rate: 200 ms apart.
         let before = Instant::now();
         l.acquire().await;

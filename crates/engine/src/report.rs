@@ -56,7 +56,7 @@ pub struct Totals {
     pub rows: u64,
     pub requests: u64,
     pub retries: u64,
-    /// Time any task spent waiting in a throttling cool-down, summed over tasks.
+    /// Wall-clock time the provider spent in throttling cool-downs (every task waits during one).
     pub throttled_secs: f64,
     pub elapsed_secs: f64,
     /// The run was stopped (Ctrl-C) before every ticker was done.

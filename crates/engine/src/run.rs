@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use backfill_domain::jiff::Timestamp;
 use backfill_domain::{Interval, SymbolMeta, TimeRange};
@@ -142,7 +141,6 @@ impl<P: Provider> Engine<P> {
         for r in &reports {
             reporter.on_event(&Event::TickerDone { report: r });
         }
-        let mut throttled = Duration::ZERO;
         let mut queue = std::collections::VecDeque::new();
         for plan in plans {
             if plan.is_up_to_date() {
@@ -167,8 +165,7 @@ impl<P: Provider> Engine<P> {
                 });
             }
             match tasks.join_next().await {
-                Some(Ok((report, waited))) => {
-                    throttled += waited;
+                Some(Ok(report)) => {
                     reporter.on_event(&Event::TickerDone { report: &report });
                     reports.push(report);
                 }
@@ -184,7 +181,12 @@ impl<P: Provider> Engine<P> {
             reports.push(report);
         }
         reports.sort_by(|a, b| a.symbol.cmp(&b.symbol));
-        let report = RunReport::new(reports, throttled, started.elapsed(), cancel.is_cancelled());
+        let report = RunReport::new(
+            reports,
+            self.limiter.throttled_total(),
+            started.elapsed(),
+            cancel.is_cancelled(),
+        );
         reporter.on_event(&Event::Finished { report: &report });
         report
     }
@@ -204,14 +206,13 @@ fn base_report(plan: &TickerPlan, status: Status) -> TickerReport {
     }
 }
 
-/// Runs one ticker's requests in order. Returns its report and the time it spent throttled.
+/// Runs one ticker's requests in order.
 async fn run_ticker<P: Provider>(
     sh: &Shared<P>,
     plan: TickerPlan,
     mut rng: fastrand::Rng,
-) -> (TickerReport, Duration) {
+) -> TickerReport {
     let mut report = base_report(&plan, Status::Saved);
-    let mut throttled = Duration::ZERO;
     let mut last_meta: Option<SymbolMeta> = None;
     sh.reporter.on_event(&Event::Started {
         symbol: &plan.symbol,
@@ -223,7 +224,7 @@ async fn run_ticker<P: Provider>(
             interval: plan.interval,
             range: planned.range,
         };
-        let outcome = fetch_with_retries(sh, &req, &mut report, &mut throttled, &mut rng).await;
+        let outcome = fetch_with_retries(sh, &req, &mut report, &mut rng).await;
         let answer = match outcome {
             Ok(a) => a,
             Err(Stop::Cancelled) => {
@@ -262,7 +263,7 @@ async fn run_ticker<P: Provider>(
             }
         }
     }
-    (report, throttled)
+    report
 }
 
 enum Stop {
@@ -274,7 +275,6 @@ async fn fetch_with_retries<P: Provider>(
     sh: &Shared<P>,
     req: &FetchRequest,
     report: &mut TickerReport,
-    throttled: &mut Duration,
     rng: &mut fastrand::Rng,
 ) -> Result<Answer, Stop> {
     let mut attempt: u32 = 0;
@@ -282,11 +282,10 @@ async fn fetch_with_retries<P: Provider>(
         if sh.cancel.is_cancelled() {
             return Err(Stop::Cancelled);
         }
-        let waited = tokio::select! {
-            w = sh.limiter.acquire() => w,
+        tokio::select! {
+            _ = sh.limiter.acquire() => {}
             () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
-        };
-        *throttled += waited.throttled;
+        }
         let result = {
             let _slot = tokio::select! {
                 s = sh.gate.acquire() => s,
@@ -312,8 +311,13 @@ async fn fetch_with_retries<P: Provider>(
             Err(e) => e,
         };
         let retry_after = err.kind.retry_after();
-        let delay = sh.retry.delay(attempt, retry_after, rng);
-        if matches!(err.kind, ErrorKind::Throttled { .. }) {
+        let throttled_now = matches!(err.kind, ErrorKind::Throttled { .. });
+        let mut delay = sh.retry.delay(attempt, retry_after, rng);
+        if throttled_now && retry_after.is_none() {
+            // Equal jitter for throttling: a cool-down of nearly zero would only be throttled again.
+            delay = delay.max(sh.retry.ceiling(attempt) / 2);
+        }
+        if throttled_now {
             sh.limiter.on_throttled(delay);
             sh.gate.on_throttled();
             sh.reporter.on_event(&Event::Throttled {
@@ -336,13 +340,9 @@ async fn fetch_with_retries<P: Provider>(
         });
         attempt += 1;
         report.retries += 1;
-        let sleep_start = Instant::now();
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
-        }
-        if matches!(err.kind, ErrorKind::Throttled { .. }) {
-            *throttled += sleep_start.elapsed();
         }
     }
 }
