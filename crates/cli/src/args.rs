@@ -65,11 +65,11 @@ pub struct CommonArgs {
     #[arg(long, global = true)]
     pub no_gaps: bool,
 
-    /// Bar interval.
+    /// Bar interval: 1m 2m 5m 15m 30m 60m/1h 90m 1d 1wk 1mo. Default: 1d.
     #[arg(long, global = true, value_name = "INTERVAL")]
     pub interval: Option<String>,
 
-    /// Store directory.
+    /// Store directory. Default: `./data`.
     #[arg(long, global = true, env = env_vars::BACKFILL_STORE, value_name = "DIR")]
     pub store: Option<PathBuf>,
 

@@ -133,13 +133,13 @@ pub fn plan_ticker(
         requests: Vec::new(),
         warnings: Vec::new(),
     };
+    let earliest = window.lookback.map(|lb| now - lb + lookback_margin(lb));
     let missing: Vec<Session> = sessions
         .into_iter()
-        .filter(|s| input.no_gaps || !is_covered(input.answered, s))
+        .filter(|s| input.no_gaps || !is_covered_after(input.answered, s, earliest))
         .collect();
     plan.missing = missing.len();
 
-    let earliest = window.lookback.map(|lb| now - lb + lookback_margin(lb));
     let (reachable, unreachable): (Vec<Session>, Vec<Session>) = missing
         .into_iter()
         .partition(|s| earliest.is_none_or(|e| s.close > e));
@@ -165,7 +165,18 @@ pub fn plan_ticker(
 
 /// Whether the ledger covers a session's regular hours.
 pub fn is_covered(answered: &RangeSet, s: &Session) -> bool {
-    TimeRange::new(s.open, s.close).is_some_and(|span| answered.covers(&span))
+    is_covered_after(answered, s, None)
+}
+
+/// Whether the ledger covers the part of a session's regular hours the provider can still serve
+/// (from `earliest` on): a session straddling the lookback edge was fetched as far as possible.
+/// A session wholly before `earliest` counts as covered only if it was fetched in full earlier.
+fn is_covered_after(answered: &RangeSet, s: &Session, earliest: Option<Timestamp>) -> bool {
+    let from = match earliest {
+        Some(e) if e < s.close => s.open.max(e),
+        _ => s.open,
+    };
+    TimeRange::new(from, s.close).is_some_and(|span| answered.covers(&span))
 }
 
 /// Splits the sessions into maximal runs of consecutive sessions (consecutive in the calendar).
@@ -407,6 +418,11 @@ mod tests {
         }
         assert_eq!(total + p.unreachable, p.missing);
         assert_eq!(p.missing, 30);
+
+        // An hour later the session straddling the edge was fetched as far as it can be: nothing to ask.
+        let answered: RangeSet = p.requests.iter().map(|r| r.range).collect();
+        let again = plan(&cal, &answered, spec, window, "2024-07-13T13:00:00Z");
+        assert!(again.requests.is_empty(), "{:?}", again.requests);
     }
 
     #[test]
