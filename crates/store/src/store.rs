@@ -622,6 +622,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn store_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Store>();
+        check::<StoreError>();
+    }
+
+    #[test]
     fn partitions() {
         let ts = |s: &str| s.parse::<Timestamp>().unwrap();
         assert_eq!(part_of(Interval::D1, ts("2024-10-31T23:00:00Z")), "all");
