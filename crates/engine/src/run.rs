@@ -81,6 +81,15 @@ struct Shared<P> {
     gate: Arc<Gate>,
     reporter: Arc<dyn Reporter>,
     cancel: Cancel,
+    /// Commits in progress at once, so that memory does not grow with `--workers`.
+    commits: tokio::sync::Semaphore,
+}
+
+/// Commits allowed at once: two per core. A commit encodes Parquet (CPU) and then waits on fsync
+/// (disk), so two per core keep both busy; each holds an encoder's buffers, so more would only
+/// make memory grow with `--workers`.
+fn commit_parallelism() -> usize {
+    2 * std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 impl<P: Provider> Engine<P> {
@@ -136,6 +145,7 @@ impl<P: Provider> Engine<P> {
             gate: self.gate.clone(),
             reporter: reporter.clone(),
             cancel: cancel.clone(),
+            commits: tokio::sync::Semaphore::new(commit_parallelism()),
         });
         let mut reports: Vec<TickerReport> = failed;
         for r in &reports {
@@ -357,6 +367,11 @@ async fn commit<P: Provider>(
     answer: Answer,
     last_meta: &mut Option<SymbolMeta>,
 ) -> Result<u64, String> {
+    let _permit = sh
+        .commits
+        .acquire()
+        .await
+        .expect("the commit semaphore is never closed");
     let store = sh.store.clone();
     let planned = *planned;
     let write_meta = last_meta.as_ref() != Some(&answer.meta);
