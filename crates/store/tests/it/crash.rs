@@ -2,7 +2,7 @@
 //! duplicates, keep every acknowledged upsert, and its ledger must never lead its data.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -37,6 +37,7 @@ fn ledger_range(k: u64) -> TimeRange {
 /// Applies batches `start..end`, acknowledging each on stdout once it is durable.
 pub fn child(dir: &Path, start: u64, end: u64) {
     let store = Store::open(dir).unwrap();
+    crate::child::say("ready");
     for k in start..end {
         store
             .upsert_bars(&sym(DAILY), Interval::D1, &daily_batch(k))
@@ -151,17 +152,21 @@ fn sigkill_at_random_points_never_loses_acknowledged_or_tears_data() {
             break;
         }
         let mut child = crate::child::spawn("crash", dir.path(), (last_acked + 1) as u64);
-        std::thread::sleep(Duration::from_millis(rng.u64(5..150)));
+        // Wait until the child has opened the store (slow on a loaded machine), then let it
+        // write for a random while: kills land before, during and between commits.
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut out = String::new();
+        while !out.contains("ready") {
+            assert!(
+                stdout.read_line(&mut out).unwrap() > 0,
+                "child died before ready: {out}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(rng.u64(0..100)));
         child.kill().unwrap();
         child.wait().unwrap();
         kills += 1;
-        let mut out = String::new();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
+        stdout.read_to_string(&mut out).unwrap();
         for line in out.lines() {
             if let Some(k) = line.strip_prefix("ack ") {
                 let k: i64 = k.parse().unwrap();
