@@ -12,6 +12,24 @@
 //!   (latency, jitter, GCRA rate limit with burst 1, seeded failures, connection limit, crumb
 //!   requirement, fixed clock) and counting what it serves in [`Stats`].
 //!
+//! # Faults in the data
+//!
+//! Off by default (the answers are then byte-identical to a simulator without these knobs):
+//!
+//! - **Bad bars** ([`SimConfig::bad_bars`], [`SimConfig::bad_symbols`],
+//!   [`Market::with_bad_bars`]): a fraction of all bars, and about one bar in ten of chosen
+//!   symbols, deliberately break one rule: `high_below_open_close`, `low_above_open_close`,
+//!   `non_positive_price` (close 0 or negative), `negative_volume`, or for `1d` `off_session`
+//!   (stamped on the following Saturday 12:00 local). The bar and the rule are drawn from
+//!   `(seed, symbol, interval, bar start)`, so the same bar is bad on every request.
+//!   [`Market::bars`] returns the bars as served, bad ones included, and [`Market::bad_bars`]
+//!   lists `(served ts, rule)`, so a validating client must store `bars` minus `bad_bars`.
+//! - **Trailing live row** ([`SimConfig::live_row`], [`Market::with_live_row`]): when `period2`
+//!   is before the clock and today's session has opened, intraday and daily answers end with one
+//!   extra row after `period2`, stamped at `regularMarketTime` rounded down to the minute, with
+//!   O=H=L=C and volume 0, as Yahoo does (spec §5.2, §5.6). [`Market::live_row`] returns it;
+//!   [`Market::bars`] never includes it, since a correct client drops rows outside its window.
+//!
 //! # HTTP surface
 //!
 //! | request | answer |
@@ -26,8 +44,10 @@
 //! Control endpoints (`/_…`) are never rate limited, delayed, failed or counted. Rate limit,
 //! latency and failures apply to chart and crumb requests only. Windows are half-open: a bar is
 //! served when its start lies in `[period1, period2)`, is at or after the first trade and at or
-//! before `now` (the session in progress is a partial bar). No trailing "live" row is appended.
+//! before `now` (the session in progress is a partial bar). No trailing "live" row is appended
+//! unless [`SimConfig::live_row`] is set.
 
+mod faults;
 mod market;
 mod model;
 mod series;

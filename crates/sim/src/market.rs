@@ -5,6 +5,7 @@ use backfill_domain::{Action, Bar, Interval, Symbol, SymbolMeta, TimeRange};
 use jiff::civil::{Date, date};
 use jiff::{Timestamp, ToSpan};
 
+use crate::faults::{BadBars, live_row};
 use crate::model::{RawBar, daily_raw, day_number, hash, hash_str, round_price, unit};
 use crate::series::{actions_for, bars_for};
 
@@ -14,11 +15,14 @@ pub const DIVIDEND_FACTOR: f64 = 0.995;
 /// Deterministic ground truth for every simulated symbol.
 ///
 /// The server answers every chart request from this type, so [`Market::bars`] and
-/// [`Market::actions`] are exactly what a correct client must end up storing. Cheap to clone.
+/// [`Market::actions`] are exactly what a correct client must end up storing (after dropping the
+/// bars [`Market::bad_bars`] lists, when bad bars are switched on). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Market {
     seed: u64,
     unknown_prefixes: Vec<String>,
+    bad: BadBars,
+    live_row: bool,
 }
 
 /// What kind of instrument a symbol is, from its spelling.
@@ -259,7 +263,34 @@ impl Market {
         Market {
             seed,
             unknown_prefixes: vec!["ZZ".to_owned()],
+            bad: BadBars::default(),
+            live_row: false,
         }
+    }
+
+    /// Serves deliberately invalid bars: a fraction `rate` (clamped to `[0, 1]`, NaN is 0) of every
+    /// symbol's bars, plus about one bar in ten of each of `symbols` (case-insensitive). Which bars
+    /// are bad, and how, is drawn from `(seed, symbol, interval, bar start)`, so a bar is bad on
+    /// every request; [`Market::bars`] returns them as served and [`Market::bad_bars`] lists them.
+    /// `with_bad_bars(0.0, vec![])` is the clean default.
+    #[must_use]
+    pub fn with_bad_bars(mut self, rate: f64, symbols: Vec<String>) -> Market {
+        self.bad = BadBars::new(rate, symbols);
+        self
+    }
+
+    /// Appends Yahoo's trailing live row to chart answers whose `period2` is before `now` while
+    /// today's session has opened (see [`Market::live_row`]). Off by default. The row is outside
+    /// the window, so [`Market::bars`] never contains it.
+    #[must_use]
+    pub fn with_live_row(mut self, on: bool) -> Market {
+        self.live_row = on;
+        self
+    }
+
+    /// Whether chart answers carry the trailing live row ([`Market::with_live_row`]).
+    pub fn live_row_enabled(&self) -> bool {
+        self.live_row
     }
 
     /// Replaces the prefixes of symbols that do not exist (answered with Yahoo's 404).
@@ -399,7 +430,9 @@ impl Market {
 
     /// Exactly the bars the server serves for `[range)` at `now`: bars whose start lies in the range,
     /// at or after the first trade and at or before `now` (the session in progress is a partial bar).
-    /// Empty for unknown symbols.
+    /// Bad bars ([`Market::with_bad_bars`]) are included as served, with the rule they break
+    /// applied (an `off_session` bar carries its moved stamp and that day's date). The trailing
+    /// live row is never included. Empty for unknown symbols.
     pub fn bars(
         &self,
         symbol: &Symbol,
@@ -408,9 +441,63 @@ impl Market {
         now: Timestamp,
     ) -> Vec<Bar> {
         match self.profile(symbol) {
-            Some(p) => bars_for(&p, interval, range, now),
+            Some(p) => self.served(&p, interval, range, now).0,
             None => Vec::new(),
         }
+    }
+
+    /// The deliberately invalid bars among [`Market::bars`] for the same arguments, as
+    /// `(served ts, rule)` in time order. Rules: `"high_below_open_close"` (high below
+    /// `max(open, close)`), `"low_above_open_close"` (low above `min(open, close)`),
+    /// `"non_positive_price"` (close 0 or negative; low and adjclose follow it),
+    /// `"negative_volume"`, `"off_session"` (1d only: stamped Saturday 12:00 local after its
+    /// session, on a day without one; used only when that stays inside the window, at or before
+    /// `now` and before the next bar, otherwise the bar breaks one of the other rules). Each bar
+    /// breaks its listed rule; a `non_positive_price` bar may also fail checks on adjclose. Empty
+    /// when bad bars are off or the symbol is unknown.
+    pub fn bad_bars(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        range: TimeRange,
+        now: Timestamp,
+    ) -> Vec<(Timestamp, &'static str)> {
+        match self.profile(symbol) {
+            Some(p) => self.served(&p, interval, range, now).1,
+            None => Vec::new(),
+        }
+    }
+
+    /// The trailing live row a chart answer for `[range)` at `now` ends with, if any: when live
+    /// rows are on, the interval is intraday or `1d`, `now` is after `range.end()` and today's
+    /// session (in the exchange's zone) has opened by `now`. Stamped at `regularMarketTime`
+    /// rounded down to the minute (`now` during the session, the close after it) and only when
+    /// that is at or after `range.end()`; O=H=L=C at the latest price, volume 0, adjclose the
+    /// close for `1d`. Not part of [`Market::bars`]: a correct client drops it.
+    pub fn live_row(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        range: TimeRange,
+        now: Timestamp,
+    ) -> Option<Bar> {
+        if !self.live_row {
+            return None;
+        }
+        live_row(&self.profile(symbol)?, interval, range, now)
+    }
+
+    /// The served bars of a window and which of them are bad.
+    pub(crate) fn served(
+        &self,
+        p: &Profile,
+        interval: Interval,
+        range: TimeRange,
+        now: Timestamp,
+    ) -> (Vec<Bar>, Vec<(Timestamp, &'static str)>) {
+        let mut bars = bars_for(p, interval, range, now);
+        let bad = self.bad.apply(p, interval, range, now, &mut bars);
+        (bars, bad)
     }
 
     /// Dividends, splits and capital gains whose ex-instant lies in `[range)` and at or before `now`,

@@ -53,6 +53,14 @@ pub struct SimConfig {
     pub unknown_prefixes: Vec<String>,
     /// A fixed clock; `None` follows real time.
     pub now: Option<Timestamp>,
+    /// Fraction of served bars (every symbol) that are deliberately invalid, in `[0, 1]`; see
+    /// [`Market::with_bad_bars`] and [`Market::bad_bars`]. 0 serves clean bars.
+    pub bad_bars: f64,
+    /// Symbols of which about one bar in ten is deliberately invalid, whatever `bad_bars` is.
+    pub bad_symbols: Vec<String>,
+    /// Appends Yahoo's trailing live row after `period2` when `period2` is before the clock and
+    /// today's session has opened; see [`Market::live_row`].
+    pub live_row: bool,
 }
 
 impl Default for SimConfig {
@@ -68,6 +76,9 @@ impl Default for SimConfig {
             require_crumb: false,
             unknown_prefixes: vec!["ZZ".to_owned()],
             now: None,
+            bad_bars: 0.0,
+            bad_symbols: Vec::new(),
+            live_row: false,
         }
     }
 }
@@ -85,7 +96,7 @@ pub struct Stats {
     pub per_status: BTreeMap<u16, u64>,
     /// Most requests in progress at once.
     pub max_in_flight: u64,
-    /// Bar rows in successful chart answers.
+    /// Bar rows in successful chart answers (bad bars included, the trailing live row not).
     pub rows_served: u64,
 }
 
@@ -268,8 +279,10 @@ impl SimServer {
     pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimServer> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let market =
-            Market::new(config.seed).with_unknown_prefixes(config.unknown_prefixes.clone());
+        let market = Market::new(config.seed)
+            .with_unknown_prefixes(config.unknown_prefixes.clone())
+            .with_bad_bars(config.bad_bars, config.bad_symbols.clone())
+            .with_live_row(config.live_row);
         let limiter = config.rate.filter(|r| *r > 0.0).map(|r| Gcra {
             interval: Duration::from_secs_f64(1.0 / r),
             tat: None,

@@ -9,6 +9,7 @@ use backfill_domain::{ActionKind, Bar, Interval, Symbol, TimeRange};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+use crate::faults::live_row;
 use crate::market::{Market, Profile, regular_market_time};
 use crate::series::{actions_for, bars_for, coarse_key};
 
@@ -144,7 +145,13 @@ pub(crate) fn chart(
     let window = clamp(p1)
         .zip(clamp(p2))
         .and_then(|(a, b)| TimeRange::new(a, b));
-    let bars = window.map_or_else(Vec::new, |w| bars_for(&profile, interval, w, now));
+    let mut bars = window.map_or_else(Vec::new, |w| market.served(&profile, interval, w, now).0);
+    let rows = bars.len() as u64;
+    if market.live_row_enabled()
+        && let Some(row) = window.and_then(|w| live_row(&profile, interval, w, now))
+    {
+        bars.push(row);
+    }
     let body = ChartBody::build(&BodyInput {
         profile: &profile,
         interval,
@@ -160,7 +167,7 @@ pub(crate) fn chart(
     ChartAnswer {
         status: 200,
         body: serde_json::to_string(&body).expect("chart bodies serialise"),
-        rows: bars.len() as u64,
+        rows,
     }
 }
 
@@ -233,6 +240,7 @@ struct BodyInput<'a> {
     granularity: &'a str,
     range: Option<&'a str>,
     window: Option<TimeRange>,
+    /// Served rows, the trailing live row included.
     bars: &'a [Bar],
     events: Events,
     now: Timestamp,
@@ -637,5 +645,42 @@ mod tests {
             .collect();
         assert!(stamps.contains(&key));
         assert!(entry["amount"].as_f64().unwrap() > 0.0);
+    }
+
+    #[test]
+    fn knobs_off_and_an_unmet_live_row_leave_the_body_unchanged() {
+        let now: Timestamp = "2025-06-03T15:07:30Z".parse().unwrap();
+        let q = |p2: &str, iv: &str| -> BTreeMap<String, String> {
+            [("period1", "1746000000"), ("period2", p2), ("interval", iv)]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .chain([("events".to_owned(), "div,split".to_owned())])
+                .collect()
+        };
+        let plain = Market::new(42);
+        let off = Market::new(42).with_bad_bars(0.0, Vec::new());
+        let live = Market::new(42).with_live_row(true);
+        // period2 after now: no live row even when switched on.
+        let after = (now.as_second() + 60).to_string();
+        let before = (now.as_second() - 3600).to_string();
+        for iv in ["1d", "1h", "1wk"] {
+            let base = chart(&plain, "MSFT", &q(&after, iv), now).body;
+            assert_eq!(chart(&off, "MSFT", &q(&after, iv), now).body, base);
+            assert_eq!(chart(&live, "MSFT", &q(&after, iv), now).body, base);
+            let base = chart(&plain, "MSFT", &q(&before, iv), now).body;
+            assert_eq!(chart(&off, "MSFT", &q(&before, iv), now).body, base);
+            let with_row = chart(&live, "MSFT", &q(&before, iv), now);
+            // Weekly answers never carry the row; daily and intraday do, after period2.
+            assert_eq!(with_row.body == base, iv == "1wk", "{iv}");
+            let v: serde_json::Value = serde_json::from_str(&with_row.body).unwrap();
+            let last = v["chart"]["result"][0]["timestamp"]
+                .as_array()
+                .unwrap()
+                .last()
+                .unwrap()
+                .as_i64()
+                .unwrap();
+            assert_eq!(last == now.as_second() - 30, iv != "1wk", "{iv}");
+        }
     }
 }
