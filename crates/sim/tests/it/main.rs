@@ -11,6 +11,8 @@ use jiff::Timestamp;
 use jiff::civil::date;
 use serde_json::Value;
 
+mod faults;
+
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
