@@ -65,6 +65,12 @@ pub struct CommonArgs {
     #[arg(long, global = true)]
     pub no_gaps: bool,
 
+    /// Bars that fail validation (high below open/close, non-positive price, negative volume, off
+    /// session, …): `keep` stores them as sent and flags them for `check`; `drop` leaves them out.
+    /// Either way they are counted in the report. Default: keep.
+    #[arg(long, global = true, value_name = "keep|drop")]
+    pub invalid_bars: Option<String>,
+
     /// Bar interval: 1m 2m 5m 15m 30m 60m/1h 90m 1d 1wk 1mo. Default: 1d.
     #[arg(long, global = true, value_name = "INTERVAL")]
     pub interval: Option<String>,

@@ -240,7 +240,17 @@ pub fn summary_table(report: &RunReport) -> String {
             (Some(a), Some(b)) => format!("{a}..{b}"),
             _ => String::new(),
         };
-        let note = t.error.clone().unwrap_or_default();
+        let mut notes: Vec<String> = t.error.iter().cloned().collect();
+        if t.invalid_bars > 0 {
+            notes.push(format!(
+                "{} invalid bar(s) flagged (`backfill check` lists them)",
+                t.invalid_bars
+            ));
+        }
+        if t.adjusted {
+            notes.push("history re-fetched on the new split basis".to_owned());
+        }
+        let note = notes.join("; ");
         let _ = writeln!(
             out,
             "{:<w$}  {:<10}  {:>8}  {:>4}  {:>5}  {:<23}  {}",
@@ -256,7 +266,7 @@ pub fn summary_table(report: &RunReport) -> String {
     let s = &report.totals;
     let _ = writeln!(
         out,
-        "\n{} tickers: {} saved, {} up to date, {} not found, {} failed; {} rows; {} requests, {} retries; throttled {:.1}s; {:.2}s{}",
+        "\n{} tickers: {} saved, {} up to date, {} not found, {} failed; {} rows; {} requests, {} retries; {} invalid bars; {} re-based after a split; throttled {:.1}s; {:.2}s{}",
         s.tickers,
         s.saved,
         s.up_to_date,
@@ -265,6 +275,8 @@ pub fn summary_table(report: &RunReport) -> String {
         s.rows,
         s.requests,
         s.retries,
+        s.invalid_bars,
+        s.adjusted,
         s.throttled_secs,
         s.elapsed_secs,
         if s.interrupted {

@@ -9,6 +9,7 @@ use backfill_calendar::Exchange;
 use backfill_domain::jiff::Timestamp;
 use backfill_domain::jiff::civil::Date;
 use backfill_domain::{Interval, Symbol};
+use backfill_engine::validate::InvalidBars;
 use serde::Deserialize;
 
 use crate::args::CommonArgs;
@@ -45,6 +46,7 @@ pub struct Defaults {
     pub workers: Option<usize>,
     pub rate: Option<f64>,
     pub retries: Option<u32>,
+    pub invalid_bars: Option<String>,
     pub store: Option<PathBuf>,
     pub yahoo_url: Option<String>,
 }
@@ -61,6 +63,7 @@ pub struct Settings {
     pub rate: Option<f64>,
     pub retries: u32,
     pub no_gaps: bool,
+    pub invalid_bars: InvalidBars,
     pub store: PathBuf,
     pub yahoo_url: String,
     pub closures: BTreeMap<Exchange, Vec<Date>>,
@@ -190,6 +193,18 @@ impl Settings {
                 .map_err(|e| usage(format!("in `[closures]` of the config file: {e}")))?;
             closures.entry(ex).or_default().extend(dates);
         }
+        let invalid_bars = match args
+            .invalid_bars
+            .as_deref()
+            .or(d.invalid_bars.as_deref())
+            .unwrap_or("keep")
+        {
+            "keep" => InvalidBars::Keep,
+            "drop" => InvalidBars::Drop,
+            other => bail!(usage(format!(
+                "`--invalid-bars {other}` must be `keep` or `drop`"
+            ))),
+        };
         let now = match &args.now {
             Some(s) => s
                 .parse::<Timestamp>()
@@ -206,6 +221,7 @@ impl Settings {
             rate,
             retries: args.retries.or(d.retries).unwrap_or(DEFAULT_RETRIES),
             no_gaps: args.no_gaps,
+            invalid_bars,
             store: args
                 .store
                 .clone()

@@ -11,12 +11,14 @@
 //!
 //! The engine knows nothing of terminals, flags or config files: the CLI builds its inputs.
 
+mod drift;
 pub mod events;
 pub mod limits;
 pub mod plan;
 mod prepare;
 pub mod report;
 mod run;
+pub mod validate;
 
 pub use events::{Event, Reporter, Silent};
 pub use prepare::{PrepareInput, Prepared, calendar_for, prepare};

@@ -28,7 +28,9 @@ use serde::Serialize;
 pub struct WindowSpec {
     /// First session date wanted; when `None`, `days` sessions ending at `end`.
     pub start: Option<Date>,
-    /// Last session date wanted; when `None`, the latest session that has closed at `now`.
+    /// Last session date wanted; when `None`, the latest session that has closed at `now` (for
+    /// intraday intervals, the session in progress if the market is open: its bars so far are
+    /// stored as provisional and refreshed by the next run).
     pub end: Option<Date>,
     /// Number of sessions wanted when `start` is not given.
     pub days: usize,
@@ -76,6 +78,12 @@ pub struct TickerPlan {
     pub requests: Vec<PlannedRequest>,
     /// Human-readable warnings (clipped ranges, unknown exchange).
     pub warnings: Vec<String>,
+    /// The calendar the plan was made with (the run validates bars against it).
+    #[serde(skip)]
+    pub calendar: Calendar,
+    /// The oldest instant the provider still serves for this interval (with the safety margin).
+    #[serde(skip)]
+    pub earliest: Option<Timestamp>,
 }
 
 impl TickerPlan {
@@ -95,10 +103,23 @@ fn lookback_margin(lookback: SignedDuration) -> SignedDuration {
 }
 
 /// The sessions of the requested window, in order.
-pub fn window_sessions(calendar: &Calendar, spec: WindowSpec, now: Timestamp) -> Vec<Session> {
-    let end = match spec.end {
-        Some(d) => d,
-        None => match calendar.latest_closed_session(now) {
+///
+/// `include_open`: when no end is given, end with the session in progress if there is one.
+pub fn window_sessions(
+    calendar: &Calendar,
+    spec: WindowSpec,
+    now: Timestamp,
+    include_open: bool,
+) -> Vec<Session> {
+    let open_now = if include_open {
+        calendar.open_session_at(now)
+    } else {
+        None
+    };
+    let end = match (spec.end, open_now) {
+        (Some(d), _) => d,
+        (None, Some(s)) => s.date,
+        (None, None) => match calendar.latest_closed_session(now) {
             Some(s) => s.date,
             None => return Vec::new(),
         },
@@ -117,7 +138,7 @@ pub fn plan_ticker(
     now: Timestamp,
 ) -> TickerPlan {
     let cal = input.calendar;
-    let mut sessions = window_sessions(cal, spec, now);
+    let mut sessions = window_sessions(cal, spec, now, input.interval.is_intraday());
     if let Some(first_trade) = input.first_trade {
         sessions.retain(|s| s.date >= first_trade);
     }
@@ -132,8 +153,11 @@ pub fn plan_ticker(
         unreachable: 0,
         requests: Vec::new(),
         warnings: Vec::new(),
+        calendar: cal.clone(),
+        earliest: None,
     };
     let earliest = window.lookback.map(|lb| now - lb + lookback_margin(lb));
+    plan.earliest = earliest;
     let missing: Vec<Session> = sessions
         .into_iter()
         .filter(|s| input.no_gaps || !is_covered_after(input.answered, s, earliest))
@@ -202,7 +226,7 @@ fn runs<'s>(cal: &Calendar, sessions: &'s [Session], whole: bool) -> Vec<&'s [Se
 }
 
 /// `[00:00, next 00:00)` of a session date in the exchange's zone.
-fn day_bounds(cal: &Calendar, date: Date) -> (Timestamp, Timestamp) {
+pub(crate) fn day_bounds(cal: &Calendar, date: Date) -> (Timestamp, Timestamp) {
     let tz = cal.timezone();
     let start = date.to_zoned_datetime(tz.clone()).map(|z| z.timestamp());
     let next = date

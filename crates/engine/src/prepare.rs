@@ -85,6 +85,8 @@ pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
                     first: None,
                     last: None,
                     error: Some(e.to_string()),
+                    invalid_bars: 0,
+                    adjusted: false,
                     warnings: Vec::new(),
                 });
                 continue;

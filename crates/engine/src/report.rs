@@ -41,6 +41,10 @@ pub struct TickerReport {
     pub first: Option<Date>,
     pub last: Option<Date>,
     pub error: Option<String>,
+    /// Fetched bars that broke a validation rule (kept flagged or dropped, per `--invalid-bars`).
+    pub invalid_bars: u64,
+    /// A split newer than the stored history was seen: the history was fetched again and replaced.
+    pub adjusted: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -56,6 +60,8 @@ pub struct Totals {
     pub rows: u64,
     pub requests: u64,
     pub retries: u64,
+    pub invalid_bars: u64,
+    pub adjusted: usize,
     /// Wall-clock time the provider spent in throttling cool-downs (every task waits during one).
     pub throttled_secs: f64,
     pub elapsed_secs: f64,
@@ -95,6 +101,8 @@ impl RunReport {
             t.rows += r.rows;
             t.requests += u64::from(r.requests);
             t.retries += u64::from(r.retries);
+            t.invalid_bars += r.invalid_bars;
+            t.adjusted += usize::from(r.adjusted);
         }
         RunReport { tickers, totals: t }
     }

@@ -4,18 +4,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use backfill_domain::jiff::Timestamp;
-use backfill_domain::{Interval, SymbolMeta, TimeRange};
+use backfill_domain::{Action, Bar, SymbolMeta, TimeRange};
 use backfill_provider::retry::RetryPolicy;
 use backfill_provider::{Answer, ErrorKind, FetchError, FetchRequest, Provider};
-use backfill_store::{LedgerEntry, Store};
+use backfill_store::{Flagged, LedgerEntry, Store};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::drift;
 use crate::events::{Event, Reporter};
 use crate::limits::{Gate, RateLimiter};
 use crate::plan::{PlannedRequest, TickerPlan};
 use crate::report::{RunReport, Status, TickerReport};
+use crate::validate::{InvalidBars, validate};
 
 /// Settings of a run's limit layers.
 #[derive(Debug, Clone)]
@@ -27,6 +29,8 @@ pub struct RunConfig {
     pub retry: RetryPolicy,
     /// Seed for retry jitter (tests pass one for reproducibility).
     pub seed: Option<u64>,
+    /// What to do with bars that fail validation.
+    pub invalid_bars: InvalidBars,
 }
 
 /// A cancellation signal, passed in by the caller (the CLI wires it to Ctrl-C).
@@ -73,9 +77,10 @@ pub struct Engine<P> {
 }
 
 /// Everything a ticker task shares with the others.
-struct Shared<P> {
-    provider: Arc<P>,
-    store: Arc<Store>,
+pub(crate) struct Shared<P> {
+    pub(crate) provider: Arc<P>,
+    pub(crate) store: Arc<Store>,
+    invalid_bars: InvalidBars,
     retry: RetryPolicy,
     limiter: Arc<RateLimiter>,
     gate: Arc<Gate>,
@@ -146,6 +151,7 @@ impl<P: Provider> Engine<P> {
             reporter: reporter.clone(),
             cancel: cancel.clone(),
             commits: tokio::sync::Semaphore::new(commit_parallelism()),
+            invalid_bars: self.config.invalid_bars,
         });
         let mut reports: Vec<TickerReport> = failed;
         for r in &reports {
@@ -212,6 +218,8 @@ fn base_report(plan: &TickerPlan, status: Status) -> TickerReport {
         first: plan.first,
         last: plan.last,
         error: None,
+        invalid_bars: 0,
+        adjusted: false,
         warnings: plan.warnings.clone(),
     }
 }
@@ -234,30 +242,32 @@ async fn run_ticker<P: Provider>(
             interval: plan.interval,
             range: planned.range,
         };
-        let outcome = fetch_with_retries(sh, &req, &mut report, &mut rng).await;
-        let answer = match outcome {
-            Ok(a) => a,
-            Err(Stop::Cancelled) => {
-                report.status = Status::Failed;
-                report.error =
-                    Some("interrupted; the next run resumes from what was saved".to_owned());
-                break;
+        let batch = match fetch_with_retries(sh, &req, &mut report, &mut rng).await {
+            Ok(answer) => {
+                sh.reporter.on_event(&Event::Rows {
+                    symbol: &plan.symbol,
+                    rows: answer.bars.len(),
+                });
+                match drift::detect(sh, &plan, &answer).await {
+                    Ok(None) => Ok(Batch::from_answer(answer, planned)),
+                    Ok(Some(drift)) => {
+                        drift::refetch(sh, &plan, planned, &drift, &mut report, &mut rng).await
+                    }
+                    Err(msg) => Err(Stop::Store(msg)),
+                }
             }
-            Err(Stop::Failed(e)) => {
-                report.status = if matches!(e.kind, ErrorKind::NotFound { .. }) {
-                    Status::NotFound
-                } else {
-                    Status::Failed
-                };
-                report.error = Some(e.to_string());
+            Err(stop) => Err(stop),
+        };
+        let mut batch = match batch {
+            Ok(b) => b,
+            Err(stop) => {
+                stop.record(&mut report);
                 break;
             }
         };
-        sh.reporter.on_event(&Event::Rows {
-            symbol: &plan.symbol,
-            rows: answer.bars.len(),
-        });
-        match commit(sh, plan.interval, planned, answer, &mut last_meta).await {
+        batch.validate(&plan, sh.invalid_bars);
+        report.invalid_bars += batch.flagged.len() as u64;
+        match commit(sh, &plan, batch, &mut last_meta).await {
             Ok(rows) => {
                 report.rows += rows;
                 sh.reporter.on_event(&Event::Saved {
@@ -267,8 +277,7 @@ async fn run_ticker<P: Provider>(
                 });
             }
             Err(msg) => {
-                report.status = Status::Failed;
-                report.error = Some(msg);
+                Stop::Store(msg).record(&mut report);
                 break;
             }
         }
@@ -276,12 +285,36 @@ async fn run_ticker<P: Provider>(
     report
 }
 
-enum Stop {
+/// Why a ticker stopped before its last request.
+pub(crate) enum Stop {
     Cancelled,
     Failed(FetchError),
+    Store(String),
 }
 
-async fn fetch_with_retries<P: Provider>(
+impl Stop {
+    fn record(self, report: &mut TickerReport) {
+        let (status, error) = match self {
+            Stop::Cancelled => (
+                Status::Failed,
+                "interrupted; the next run resumes from what was saved".to_owned(),
+            ),
+            Stop::Failed(e) => {
+                let status = if matches!(e.kind, ErrorKind::NotFound { .. }) {
+                    Status::NotFound
+                } else {
+                    Status::Failed
+                };
+                (status, e.to_string())
+            }
+            Stop::Store(msg) => (Status::Failed, msg),
+        };
+        report.status = status;
+        report.error = Some(error);
+    }
+}
+
+pub(crate) async fn fetch_with_retries<P: Provider>(
     sh: &Shared<P>,
     req: &FetchRequest,
     report: &mut TickerReport,
@@ -357,14 +390,13 @@ async fn fetch_with_retries<P: Provider>(
     }
 }
 
-/// Commits one answer: bars, actions and metadata, then the ledger entry that says the range was
-/// answered (the ledger may lag the data, never lead it). Runs on the blocking pool; it is never
-/// abandoned half-way, even on Ctrl-C.
+/// Commits one batch: bars, actions and metadata, the bars flagged by validation, then the ledger
+/// entries that say the ranges were answered (the ledger may lag the data, never lead it). Runs on
+/// the blocking pool; it is never abandoned half-way, even on Ctrl-C.
 async fn commit<P: Provider>(
     sh: &Shared<P>,
-    interval: Interval,
-    planned: &PlannedRequest,
-    answer: Answer,
+    plan: &TickerPlan,
+    batch: Batch,
     last_meta: &mut Option<SymbolMeta>,
 ) -> Result<u64, String> {
     let _permit = sh
@@ -373,24 +405,32 @@ async fn commit<P: Provider>(
         .await
         .expect("the commit semaphore is never closed");
     let store = sh.store.clone();
-    let planned = *planned;
-    let write_meta = last_meta.as_ref() != Some(&answer.meta);
-    *last_meta = Some(answer.meta.clone());
+    let symbol = plan.symbol.clone();
+    let interval = plan.interval;
+    let write_meta = last_meta.as_ref() != Some(&batch.meta);
+    *last_meta = Some(batch.meta.clone());
     let task = tokio::task::spawn_blocking(move || -> Result<u64, backfill_store::StoreError> {
-        let symbol = answer.meta.symbol.clone();
-        let symbol = symbol.as_ref().expect("providers fill meta.symbol");
-        let stats = store.upsert_bars(symbol, interval, &answer.bars)?;
-        if !answer.actions.is_empty() {
-            store.upsert_actions(symbol, &answer.actions)?;
+        let stats = if batch.replace {
+            store.replace_bars(&symbol, interval, &batch.bars)?
+        } else {
+            store.upsert_bars(&symbol, interval, &batch.bars)?
+        };
+        if !batch.actions.is_empty() {
+            store.upsert_actions(&symbol, &batch.actions)?;
         }
         if write_meta {
-            store.write_meta(&answer.meta)?;
+            let mut meta = batch.meta;
+            meta.symbol = Some(symbol.clone());
+            store.write_meta(&meta)?;
+        }
+        for range in &batch.fetched {
+            store.record_flagged(&symbol, interval, *range, &batch.flagged)?;
         }
         let fetched_at = Timestamp::now();
-        let rows = answer.bars.len() as u64;
-        for (range, provisional) in split_provisional(planned.range, planned.provisional_from) {
+        let rows = batch.bars.len() as u64;
+        for (range, provisional) in batch.coverage {
             store.record_coverage(
-                symbol,
+                &symbol,
                 interval,
                 LedgerEntry {
                     range,
@@ -409,8 +449,63 @@ async fn commit<P: Provider>(
     }
 }
 
+/// What one or more answers leave to commit.
+pub(crate) struct Batch {
+    pub bars: Vec<Bar>,
+    pub actions: Vec<Action>,
+    pub meta: SymbolMeta,
+    /// Ranges the provider answered for this batch (flags inside them are replaced).
+    pub fetched: Vec<TimeRange>,
+    /// Ledger entries to record: (range, provisional).
+    pub coverage: Vec<(TimeRange, bool)>,
+    /// Bars that broke a validation rule.
+    pub flagged: Vec<Flagged>,
+    /// Replace the whole stored history instead of merging (adjustment drift).
+    pub replace: bool,
+}
+
+impl Batch {
+    fn from_answer(answer: Answer, planned: &PlannedRequest) -> Batch {
+        Batch {
+            bars: answer.bars,
+            actions: answer.actions,
+            meta: answer.meta,
+            fetched: vec![planned.range],
+            coverage: split_provisional(planned.range, planned.provisional_from),
+            flagged: Vec::new(),
+            replace: false,
+        }
+    }
+
+    /// Checks the bars against the rules and the ticker's calendar; drops the offenders when asked.
+    fn validate(&mut self, plan: &TickerPlan, policy: InvalidBars) {
+        let violations = validate(&self.bars, plan.interval, &plan.calendar);
+        if violations.is_empty() {
+            return;
+        }
+        let dropped = policy == InvalidBars::Drop;
+        if dropped {
+            let bad: std::collections::BTreeSet<Timestamp> =
+                violations.iter().map(|v| v.ts).collect();
+            self.bars.retain(|b| !bad.contains(&b.ts));
+        }
+        self.flagged = violations
+            .into_iter()
+            .map(|v| Flagged {
+                ts: v.ts,
+                date: v.date,
+                rule: v.rule.as_str().to_owned(),
+                dropped,
+            })
+            .collect();
+    }
+}
+
 /// `[start, from)` is final and `[from, end)` provisional.
-fn split_provisional(range: TimeRange, from: Option<Timestamp>) -> Vec<(TimeRange, bool)> {
+pub(crate) fn split_provisional(
+    range: TimeRange,
+    from: Option<Timestamp>,
+) -> Vec<(TimeRange, bool)> {
     match from {
         None => vec![(range, false)],
         Some(f) => [

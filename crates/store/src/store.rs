@@ -10,6 +10,7 @@ use jiff::civil::Date;
 
 use crate::backend::{Backend, Local, LocalLock, temp_pid};
 use crate::encode::{decode_symbol, encode_symbol};
+use crate::flagged::{self, Flagged};
 use crate::ledger::{self, Ledger, LedgerEntry};
 use crate::{StoreError, actions, bars};
 
@@ -102,6 +103,13 @@ fn part_rel(symbol: &Symbol, interval: Interval, part: &str) -> PathBuf {
 pub(crate) fn ledger_rel(symbol: &Symbol, interval: Interval) -> PathBuf {
     PathBuf::from(format!(
         "_meta/ledger/interval={interval}/{}.json",
+        encode_symbol(symbol)
+    ))
+}
+
+fn flagged_rel(symbol: &Symbol, interval: Interval) -> PathBuf {
+    PathBuf::from(format!(
+        "_meta/flagged/interval={interval}/{}.json",
         encode_symbol(symbol)
     ))
 }
@@ -510,6 +518,43 @@ impl Store {
         self.backend.commit(
             &ledger_rel(symbol, interval),
             &ledger::to_json(symbol, interval, &ledger),
+        )
+    }
+
+    /// The bars of a series that failed validation, sorted by `ts`; empty if none were recorded.
+    ///
+    /// Errors: [`StoreError::Corrupt`] naming the JSON file if it cannot be parsed.
+    pub fn flagged(&self, symbol: &Symbol, interval: Interval) -> Result<Vec<Flagged>, StoreError> {
+        let rel = flagged_rel(symbol, interval);
+        match self.backend.read(&rel)? {
+            None => Ok(Vec::new()),
+            Some(b) => flagged::from_json(&b)
+                .map_err(|r| StoreError::corrupt("flagged bars", self.backend.abs(&rel), r)),
+        }
+    }
+
+    /// Records the validation result of a fetch of `range`: flags inside `range` are replaced by
+    /// `new` (a bar that is fine now loses its flag), flags elsewhere stay. Committed atomically
+    /// under the series lock; writes nothing when there is nothing to change.
+    ///
+    /// Errors: [`StoreError::Corrupt`] if the existing file cannot be parsed (it is not
+    /// overwritten); [`StoreError::Io`].
+    pub fn record_flagged(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        range: TimeRange,
+        new: &[Flagged],
+    ) -> Result<(), StoreError> {
+        let _guard = self.lock_series(symbol, interval)?;
+        let old = self.flagged(symbol, interval)?;
+        let merged = flagged::merge(old.clone(), range, new);
+        if merged == old {
+            return Ok(());
+        }
+        self.backend.commit(
+            &flagged_rel(symbol, interval),
+            &flagged::to_json(symbol, interval, &merged),
         )
     }
 

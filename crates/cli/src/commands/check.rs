@@ -43,6 +43,9 @@ struct CheckTicker {
     missing_dates: Vec<Date>,
     /// When this series was last fetched.
     last_fetched: Option<String>,
+    /// Fetched bars that failed validation (kept as sent, or dropped), with the rule each broke.
+    invalid_bars: usize,
+    flagged: Vec<backfill_store::Flagged>,
 }
 
 #[derive(Debug, Serialize)]
@@ -116,16 +119,14 @@ fn check_one(store: &backfill_store::Store, s: &Settings, symbol: &Symbol) -> Re
     let meta = store.read_meta(symbol)?;
     let ledger = store.ledger(symbol, s.interval)?;
     let summary = store.summary(symbol, s.interval)?;
+    let flagged = store.flagged(symbol, s.interval)?;
     let (calendar, _) = calendar_for(symbol, meta.as_ref(), &s.closures);
-    let mut sessions = window_sessions(
-        &calendar,
-        WindowSpec {
-            start: s.start,
-            end: s.end,
-            days: s.days,
-        },
-        s.now,
-    );
+    let spec = WindowSpec {
+        start: s.start,
+        end: s.end,
+        days: s.days,
+    };
+    let mut sessions = window_sessions(&calendar, spec, s.now, s.interval.is_intraday());
     if let Some(ft) = meta.as_ref().and_then(|m| m.first_trade) {
         let first_trade = ft.to_zoned_datetime(calendar.timezone().clone()).date();
         sessions.retain(|x| x.date >= first_trade);
@@ -176,6 +177,8 @@ fn check_one(store: &backfill_store::Store, s: &Settings, symbol: &Symbol) -> Re
         last_fetched: ledger
             .last_fetched()
             .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()),
+        invalid_bars: flagged.len(),
+        flagged,
     })
 }
 
@@ -218,6 +221,20 @@ fn table(doc: &CheckJson, settings: &Settings) -> String {
                 ""
             };
             let _ = writeln!(out, "{:<w$}  missing: {}{more}", "", list.join(", "));
+        }
+    }
+    for t in doc.tickers.iter().filter(|t| t.invalid_bars > 0) {
+        let _ = writeln!(out, "\n{}: {} invalid bar(s):", t.symbol, t.invalid_bars);
+        for f in t.flagged.iter().take(LISTED_MISSING) {
+            let what = if f.dropped { "dropped" } else { "kept as sent" };
+            let _ = writeln!(out, "  {}  {}  {}  ({what})", f.date, f.ts, f.rule);
+        }
+        if t.invalid_bars > LISTED_MISSING {
+            let _ = writeln!(
+                out,
+                "  … and {} more (`--json` lists all)",
+                t.invalid_bars - LISTED_MISSING
+            );
         }
     }
     if doc.tickers.is_empty() {

@@ -225,6 +225,7 @@ pub async fn execute<P: Provider>(
             ..RetryPolicy::default()
         },
         seed: None,
+        invalid_bars: settings.invalid_bars,
     };
     let engine = Engine::new(Arc::new(provider), store, config);
     let mut progress = Progress::new(mode, verbose);

@@ -148,6 +148,7 @@ fn config(workers: usize, retries: u32) -> RunConfig {
             cap: Duration::from_secs(5),
         },
         seed: Some(1),
+        invalid_bars: backfill_engine::validate::InvalidBars::Keep,
     }
 }
 
