@@ -162,6 +162,15 @@ pub struct SimArgs {
     /// Symbols starting with this prefix are unknown (HTTP 404). Repeatable.
     #[arg(long = "unknown-prefix", value_name = "PREFIX")]
     pub unknown_prefixes: Vec<String>,
+    /// Fraction of served bars that are deliberately invalid (deterministic per bar).
+    #[arg(long, default_value_t = 0.0)]
+    pub bad_bars: f64,
+    /// Serve about one invalid bar in ten for this symbol. Repeatable.
+    #[arg(long = "bad-symbol", value_name = "SYMBOL")]
+    pub bad_symbols: Vec<String>,
+    /// Append Yahoo's trailing "live" row after period2 while a session is open.
+    #[arg(long)]
+    pub live_row: bool,
     /// Fix the simulator's clock at this RFC 3339 instant (default: real time).
     #[arg(long = "clock", value_name = "INSTANT")]
     pub clock: Option<String>,

@@ -12,12 +12,10 @@ use crate::exit::{ExitStatus, UsageError};
 use crate::printer;
 
 pub fn config(args: &SimArgs) -> Result<SimConfig> {
-    if !(0.0..=1.0).contains(&args.fail_rate) {
-        return Err(UsageError(format!(
-            "`--fail-rate {}` must be between 0 and 1",
-            args.fail_rate
-        ))
-        .into());
+    for (flag, v) in [("fail-rate", args.fail_rate), ("bad-bars", args.bad_bars)] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(UsageError(format!("`--{flag} {v}` must be between 0 and 1")).into());
+        }
     }
     let now =
         match &args.clock {
@@ -35,6 +33,9 @@ pub fn config(args: &SimArgs) -> Result<SimConfig> {
         fail_rate: args.fail_rate,
         max_conns: args.max_conns,
         require_crumb: args.require_crumb,
+        bad_bars: args.bad_bars,
+        bad_symbols: args.bad_symbols.clone(),
+        live_row: args.live_row,
         now,
         ..SimConfig::default()
     };
