@@ -81,7 +81,9 @@ use jiff::Timestamp;
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 
-pub use exchange::{Exchange, ParseExchangeError, exchange_for_symbol, exchange_from_meta};
+pub use exchange::{
+    Exchange, INDICES, ParseExchangeError, exchange_for_symbol, exchange_from_meta,
+};
 
 /// One trading session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
