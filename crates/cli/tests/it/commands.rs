@@ -194,3 +194,45 @@ async fn sessions_prints_json_with_utc_instants() {
         .await;
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closure_in_the_config_file_is_not_a_session_and_not_missing() {
+    let env = Env::start(SimConfig::default()).await;
+    // A made-up closure on an ordinary Wednesday, as an exchange might announce at short notice.
+    std::fs::write(
+        env.dir.path().join("backfill.toml"),
+        "tickers = [\"MSFT\"]\n[closures]\nXNYS = [\"2024-07-10\"]\n",
+    )
+    .unwrap();
+    let out = env
+        .run(&[
+            "sessions",
+            "--exchange",
+            "XNYS",
+            "--from",
+            "2024-07-08",
+            "--to",
+            "2024-07-12",
+            "--json",
+        ])
+        .await;
+    let days: Vec<String> = stdout_json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["date"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        days,
+        ["2024-07-08", "2024-07-09", "2024-07-11", "2024-07-12"]
+    );
+    let out = env
+        .run(&["plan", "--days", "5", "--end", "2024-07-12", "--json"])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(
+        stdout_json(&out)["tickers"][0]["first"],
+        "2024-07-05",
+        "five sessions skip the closure"
+    );
+}
