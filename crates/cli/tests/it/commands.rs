@@ -115,7 +115,15 @@ async fn ctrl_c_saves_what_was_done_exits_130_and_the_rerun_resumes() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // With two workers, a third request goes out only after a ticker has committed: interrupt then.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while env.sim.stats().chart_requests < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let pid = child.id().to_string();
     let kill = std::process::Command::new("kill")
         .args(["-INT", &pid])
