@@ -219,17 +219,20 @@ fn status_text(s: Status) -> &'static str {
     }
 }
 
+/// Width of a table's TICKER column: the longest symbol, at least the heading.
+pub fn symbol_width<'a>(symbols: impl Iterator<Item = &'a backfill_domain::Symbol>) -> usize {
+    symbols
+        .map(|s| s.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max("TICKER".len())
+}
+
 /// The per-ticker table and totals, for stdout.
 pub fn summary_table(report: &RunReport) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let w = report
-        .tickers
-        .iter()
-        .map(|t| t.symbol.as_str().len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
+    let w = symbol_width(report.tickers.iter().map(|t| &t.symbol));
     let _ = writeln!(
         out,
         "{:<w$}  {:<10}  {:>8}  {:>4}  {:>5}  {:<23}  NOTE",

@@ -43,15 +43,6 @@ struct LimiterState {
     throttled: Duration,
 }
 
-/// What one call to [`RateLimiter::acquire`] waited for.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Waited {
-    /// Time spent waiting for a rate slot.
-    pub pacing: Duration,
-    /// Time spent in a throttling cool-down.
-    pub throttled: Duration,
-}
-
 impl RateLimiter {
     /// A limiter at `rate` requests per second; `None` (or a non-positive rate) means no limit.
     pub fn new(rate: Option<f64>) -> RateLimiter {
@@ -77,39 +68,32 @@ impl RateLimiter {
         self.rate.map(|r| r * factor)
     }
 
-    /// Waits until this caller may send one request, and reserves that slot.
-    pub async fn acquire(&self) -> Waited {
-        let mut waited = Waited::default();
+    /// Waits until this caller may send one request, and reserves that slot. Time spent in
+    /// cool-downs is accounted by the limiter itself ([`RateLimiter::throttled_total`]).
+    pub async fn acquire(&self) {
         loop {
             let now = Instant::now();
             let wait = {
                 let mut st = self.lock();
                 if let Some(until) = st.blocked_until.filter(|u| *u > now) {
-                    Some((until - now, true))
+                    until - now
                 } else {
                     match self.rate {
-                        None => return waited,
+                        None => return,
                         Some(rate) => {
                             let interval =
                                 Duration::from_secs_f64(1.0 / (rate * PACING_HEADROOM * st.factor));
                             let tat = st.tat.unwrap_or(now).max(now);
                             if tat <= now {
                                 st.tat = Some(now + interval);
-                                return waited;
+                                return;
                             }
-                            Some((tat - now, false))
+                            tat - now
                         }
                     }
                 }
             };
-            if let Some((d, throttled)) = wait {
-                if throttled {
-                    waited.throttled += d;
-                } else {
-                    waited.pacing += d;
-                }
-                tokio::time::sleep(d).await;
-            }
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -274,7 +258,7 @@ mod tests {
         let l = RateLimiter::new(None);
         let start = Instant::now();
         for _ in 0..1000 {
-            assert_eq!(l.acquire().await, Waited::default());
+            l.acquire().await;
         }
         assert_eq!(Instant::now(), start);
         assert!(RateLimiter::new(Some(0.0)).configured_rate().is_none());
@@ -288,10 +272,12 @@ mod tests {
         assert_eq!(l.current_rate(), Some(5.0));
         // Another task is held back by the same cool-down.
         let l2 = l.clone();
-        let t = tokio::spawn(async move { l2.acquire().await });
-        let waited = t.await.unwrap();
-        assert_eq!(waited.throttled, Duration::from_secs(5));
-        // A second 429 inside the cool-down extends it; the total is wall-clock, not a sum.
+        let held = Instant::now();
+        tokio::spawn(async move { l2.acquire().await })
+            .await
+            .unwrap();
+        assert_eq!(Instant::now() - held, Duration::from_secs(5));
+        // The limiter counts the wall-clock time spent in cool-downs.
         assert_eq!(l.throttled_total(), Duration::from_secs(5));
         // Then paced at the halved rate: 200 ms apart (plus the headroom).
         let before = Instant::now();

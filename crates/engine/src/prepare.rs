@@ -77,17 +77,8 @@ pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
             Ok(s) => s,
             Err(e) => {
                 out.failed.push(TickerReport {
-                    symbol: symbol.clone(),
-                    status: Status::Failed,
-                    rows: 0,
-                    requests: 0,
-                    retries: 0,
-                    first: None,
-                    last: None,
                     error: Some(e.to_string()),
-                    invalid_bars: 0,
-                    adjusted: false,
-                    warnings: Vec::new(),
+                    ..TickerReport::new(symbol.clone(), Status::Failed)
                 });
                 continue;
             }

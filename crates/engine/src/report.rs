@@ -49,6 +49,25 @@ pub struct TickerReport {
     pub warnings: Vec<String>,
 }
 
+impl TickerReport {
+    /// A report with nothing sent, saved or known yet about the window.
+    pub fn new(symbol: Symbol, status: Status) -> TickerReport {
+        TickerReport {
+            symbol,
+            status,
+            rows: 0,
+            requests: 0,
+            retries: 0,
+            first: None,
+            last: None,
+            error: None,
+            invalid_bars: 0,
+            adjusted: false,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Totals over a run.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {

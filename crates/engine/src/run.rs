@@ -110,16 +110,6 @@ impl<P: Provider> Engine<P> {
         }
     }
 
-    /// The shared rate limiter (for display of the current adapted rate).
-    pub fn limiter(&self) -> &Arc<RateLimiter> {
-        &self.limiter
-    }
-
-    /// The adaptive in-flight gate.
-    pub fn gate(&self) -> &Arc<Gate> {
-        &self.gate
-    }
-
     /// Runs every plan to completion (or until cancelled) and reports per ticker.
     ///
     /// Up-to-date tickers finish at once. The others run concurrently, each sending its requests in
@@ -210,17 +200,10 @@ impl<P: Provider> Engine<P> {
 
 fn base_report(plan: &TickerPlan, status: Status) -> TickerReport {
     TickerReport {
-        symbol: plan.symbol.clone(),
-        status,
-        rows: 0,
-        requests: 0,
-        retries: 0,
         first: plan.first,
         last: plan.last,
-        error: None,
-        invalid_bars: 0,
-        adjusted: false,
         warnings: plan.warnings.clone(),
+        ..TickerReport::new(plan.symbol.clone(), status)
     }
 }
 
@@ -326,7 +309,7 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
             return Err(Stop::Cancelled);
         }
         tokio::select! {
-            _ = sh.limiter.acquire() => {}
+            () = sh.limiter.acquire() => {}
             () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
         }
         let result = {

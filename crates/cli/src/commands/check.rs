@@ -133,7 +133,8 @@ fn check_one(store: &backfill_store::Store, s: &Settings, symbol: &Symbol) -> Re
     }
     let stored_dates: BTreeSet<Date> = match (sessions.first(), sessions.last()) {
         (Some(a), Some(b)) => match TimeRange::new(
-            a.open.min(a.close) - backfill_domain::jiff::SignedDuration::from_hours(24),
+            // A day of margin before the first open: some providers stamp daily bars at local midnight.
+            a.open - backfill_domain::jiff::SignedDuration::from_hours(24),
             b.close,
         ) {
             Some(r) => store
@@ -185,13 +186,7 @@ fn check_one(store: &backfill_store::Store, s: &Settings, symbol: &Symbol) -> Re
 fn table(doc: &CheckJson, settings: &Settings) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let w = doc
-        .tickers
-        .iter()
-        .map(|t| t.symbol.as_str().len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
+    let w = printer::symbol_width(doc.tickers.iter().map(|t| &t.symbol));
     let _ = writeln!(
         out,
         "{:<w$}  {:<8}  {:<4}  {:>7}  {:<10}  {:<10}  {:>8}  {:>7}  {:>7}  LAST FETCHED",
