@@ -15,7 +15,7 @@ const INVALID_CRUMB: &str =
 
 fn btc_body() -> String {
     let path = format!(
-        "{}/../../../shared/fixtures/yahoo/BTC-USD_1d_2020-01-01_2020-01-03.json",
+        "{}/../../fixtures/yahoo/BTC-USD_1d_2020-01-01_2020-01-03.json",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read_to_string(path).unwrap()

@@ -1,4 +1,4 @@
-//! One test per recorded Yahoo body (`shared/fixtures/yahoo`), with the request windows of its README.
+//! One test per recorded Yahoo body (`fixtures/yahoo`), with the request windows of its README.
 
 use backfill_domain::{ActionKind, Interval};
 use backfill_provider::yahoo::parse_chart;
@@ -11,7 +11,7 @@ const JSON: Option<&str> = Some("application/json;charset=utf-8");
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
-        "{}/../../../shared/fixtures/yahoo/{name}",
+        "{}/../../fixtures/yahoo/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
