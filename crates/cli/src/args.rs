@@ -75,8 +75,10 @@ pub struct CommonArgs {
     #[arg(long, global = true, value_name = "INTERVAL")]
     pub interval: Option<String>,
 
-    /// Store directory. Default: `./data`.
-    #[arg(long, global = true, env = env_vars::BACKFILL_STORE, value_name = "DIR")]
+    /// Where the store is: a directory, `file:///…`, `s3://bucket/prefix`, `gs://bucket/prefix`
+    /// or `az://container/prefix` (credentials from the cloud's environment variables and the
+    /// `[store]` table of backfill.toml). Default: `./data`.
+    #[arg(long, global = true, env = env_vars::BACKFILL_STORE, value_name = "DIR|URL")]
     pub store: Option<PathBuf>,
 
     /// Requests per second to the provider, shared by all workers; 0 means no limit. Default: 2.

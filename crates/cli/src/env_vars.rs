@@ -1,6 +1,8 @@
 //! Every environment variable backfill reads, in one place.
 
-/// Store directory (`--store`).
+/// Store directory or URL (`--store`). Object storage also reads its cloud's own variables
+/// (for S3: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+/// `AWS_ALLOW_HTTP`); the store crate reads those, and never prints them.
 pub const BACKFILL_STORE: &str = "BACKFILL_STORE";
 /// Yahoo base URL (`--yahoo-url`); every Yahoo endpoint (chart, cookie, crumb) is requested from it.
 pub const BACKFILL_YAHOO_URL: &str = "BACKFILL_YAHOO_URL";

@@ -36,6 +36,10 @@ pub struct ConfigFile {
     /// One-off closures per exchange, e.g. `XNYS = ["2025-01-09"]`.
     #[serde(default)]
     pub closures: BTreeMap<String, Vec<Date>>,
+    /// How to reach object storage: `object_store` keys such as `endpoint`, `region`,
+    /// `access_key_id`, `secret_access_key`, `allow_http`. They win over the environment.
+    #[serde(default)]
+    pub store: BTreeMap<String, toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +69,8 @@ pub struct Settings {
     pub no_gaps: bool,
     pub invalid_bars: InvalidBars,
     pub store: PathBuf,
+    /// The `[store]` table, values as strings (never printed: it may hold keys).
+    pub store_config: BTreeMap<String, String>,
     pub yahoo_url: String,
     pub closures: BTreeMap<Exchange, Vec<Date>>,
     pub now: Timestamp,
@@ -187,6 +193,19 @@ impl Settings {
         {
             bail!(usage(format!("`--start {s}` is after `--end {e}`")));
         }
+        let mut store_config = BTreeMap::new();
+        for (key, value) in &config.store {
+            let value = match value {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Boolean(b) => b.to_string(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Float(f) => f.to_string(),
+                _ => bail!(usage(format!(
+                    "in `[store]` of the config file: `{key}` must be a string, a number or a boolean"
+                ))),
+            };
+            store_config.insert(key.clone(), value);
+        }
         let mut closures: BTreeMap<Exchange, Vec<Date>> = BTreeMap::new();
         for (code, dates) in config.closures {
             let ex = Exchange::parse(&code)
@@ -227,6 +246,7 @@ impl Settings {
                 .clone()
                 .or_else(|| d.store.clone())
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
+            store_config,
             yahoo_url: args
                 .yahoo_url
                 .clone()

@@ -50,6 +50,7 @@
 mod faults;
 mod market;
 mod model;
+pub mod s3;
 mod series;
 mod server;
 mod yahoo;

@@ -1,5 +1,7 @@
 //! Writes a small deterministic store for reader tests and prints a JSON manifest of what it
-//! holds: `cargo run -q -p backfill-store --example write_sample_store -- <dir>`.
+//! holds: `cargo run -q -p backfill-store --example write_sample_store -- <dir or URL>`.
+//! A URL (`s3://bucket/prefix`) is reached with the standard environment variables
+//! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT_URL`, …).
 //!
 //! Daily bars for `AIR.PA`, `^GSPC`, `EURUSD=X`, `BRK-B`, `MSFT` (weekdays of 2023), hourly bars
 //! for `MSFT` and `EURUSD=X` over four months of 2024 (four files each), and some actions.
@@ -10,7 +12,7 @@ use backfill_domain::jiff::civil::Date;
 use backfill_domain::jiff::tz::TimeZone;
 use backfill_domain::jiff::{Timestamp, ToSpan};
 use backfill_domain::{Action, ActionKind, Bar, Interval, Symbol, SymbolMeta, TimeRange};
-use backfill_store::{LedgerEntry, Store};
+use backfill_store::{LedgerEntry, Store, StoreOptions};
 
 const DAILY: [&str; 5] = ["AIR.PA", "^GSPC", "EURUSD=X", "BRK-B", "MSFT"];
 const HOURLY: [&str; 2] = ["MSFT", "EURUSD=X"];
@@ -37,8 +39,8 @@ fn bar(ts: Timestamp, date: Date, v: f64, adj: bool) -> Bar {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args()
         .nth(1)
-        .ok_or("usage: write_sample_store <dir>")?;
-    let store = Store::open(&dir)?;
+        .ok_or("usage: write_sample_store <dir or URL>")?;
+    let store = Store::open_location(&dir, &StoreOptions::default())?;
     let mut rows: BTreeMap<(String, String), u64> = BTreeMap::new();
 
     for (i, s) in DAILY.iter().enumerate() {

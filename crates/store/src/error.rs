@@ -48,6 +48,54 @@ pub enum StoreError {
         /// The encoder's message.
         reason: String,
     },
+    /// A request to object storage failed (after the client's own retries).
+    #[error("cannot {op} `{path}`: {reason}{hint}", path = path.display())]
+    Remote {
+        /// What was being done (`read`, `write`, `list`, `delete`).
+        op: &'static str,
+        /// The object or prefix, as a URL without credentials (`s3://bucket/prefix/bars/…`).
+        path: PathBuf,
+        /// What the server or the client said.
+        reason: String,
+        /// `\n\nhint: …` when there is something specific to do, else empty.
+        hint: String,
+    },
+    /// `--store` is not a location the store can use.
+    #[error("cannot use `{location}` as a store: {reason}\n\nhint: {hint}")]
+    Location {
+        /// What was given (credentials removed).
+        location: String,
+        /// Why it cannot be used.
+        reason: String,
+        /// What to give instead.
+        hint: String,
+    },
+    /// The store location already holds files or objects that are not a backfill store; nothing
+    /// was written there.
+    #[error(
+        "`{location}` holds {names} which are not part of a backfill store; nothing was written\n\n\
+         hint: point `--store` at an empty location or at an existing backfill store (a directory \
+         or prefix holding only `bars/`, `actions/` and `_meta/`)"
+    )]
+    Foreign {
+        /// The store location.
+        location: String,
+        /// The first few foreign names, quoted.
+        names: String,
+    },
+    /// Other writers kept changing the same file: a conditional write lost `attempts` races in a
+    /// row. Nothing of this write was kept; the other writers' changes are intact.
+    #[error(
+        "gave up writing `{path}` after losing {attempts} races with other writers\n\n\
+         hint: run again; if it keeps happening, fewer processes should write the same tickers",
+        path = path.display()
+    )]
+    Contended {
+        /// The file or object.
+        path: PathBuf,
+        /// How many conditional writes were tried.
+        attempts: u32,
+    },
     /// A value handed to the store cannot be stored.
     #[error("cannot store {what}: {reason}")]
     InvalidInput {
@@ -86,13 +134,65 @@ impl StoreError {
         }
     }
 
+    pub(crate) fn remote(op: &'static str, path: String, e: &object_store::Error) -> StoreError {
+        let reason = error_chain(e);
+        let lower = reason.to_ascii_lowercase();
+        let hint = if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
+            "the bucket does not exist; create it, or fix the bucket name in `--store`"
+        } else if matches!(
+            e,
+            object_store::Error::Unauthenticated { .. }
+                | object_store::Error::PermissionDenied { .. }
+        ) || lower.contains("invalidaccesskeyid")
+            || lower.contains("signaturedoesnotmatch")
+            || lower.contains("accessdenied")
+            || lower.contains("403 forbidden")
+        {
+            "the server refused these credentials; check `AWS_ACCESS_KEY_ID` and \
+             `AWS_SECRET_ACCESS_KEY` (or the `[store]` table of backfill.toml) and that they may \
+             access this bucket"
+        } else if lower.contains("connection refused")
+            || lower.contains("dns error")
+            || lower.contains("error sending request")
+            || lower.contains("timed out")
+        {
+            "nothing answers at the storage endpoint; check `AWS_ENDPOINT_URL` (or `endpoint` in \
+             the `[store]` table) and that the server is running"
+        } else {
+            ""
+        };
+        StoreError::Remote {
+            op,
+            path: path.into(),
+            reason,
+            hint: if hint.is_empty() {
+                String::new()
+            } else {
+                format!("\n\nhint: {hint}")
+            },
+        }
+    }
+
+    /// True when the error comes from the store's location or credentials rather than from its
+    /// content: the user must fix how the store is reached (exit status 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Location { .. } | StoreError::Foreign { .. }
+        ) || matches!(self, StoreError::Remote { hint, .. } if !hint.is_empty())
+    }
+
     /// The path the error is about, when there is one.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
             StoreError::Io { path, .. }
             | StoreError::Corrupt { path, .. }
-            | StoreError::Encode { path, .. } => Some(path),
-            StoreError::InvalidInput { .. } => None,
+            | StoreError::Encode { path, .. }
+            | StoreError::Remote { path, .. }
+            | StoreError::Contended { path, .. } => Some(path),
+            StoreError::InvalidInput { .. }
+            | StoreError::Location { .. }
+            | StoreError::Foreign { .. } => None,
         }
     }
 
@@ -100,6 +200,21 @@ impl StoreError {
     pub fn is_disk_full(&self) -> bool {
         matches!(self, StoreError::Io { cause, .. } if is_disk_full(cause))
     }
+}
+
+/// The error and its sources in one line, without repeating a source already in the text.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
 }
 
 fn is_disk_full(e: &io::Error) -> bool {

@@ -62,6 +62,19 @@ impl Ledger {
         self.entries.iter().map(|e| e.fetched_at).max()
     }
 
+    /// Removes `range` from every entry (the data for it is gone): entries inside it disappear,
+    /// entries across its edges are cut.
+    pub(crate) fn forget(&mut self, range: TimeRange) {
+        let cut = RangeSet::from(range);
+        let mut out = Vec::with_capacity(self.entries.len());
+        for e in self.entries.drain(..) {
+            for r in RangeSet::from(e.range).subtract(&cut).ranges() {
+                out.push(LedgerEntry { range: *r, ..e });
+            }
+        }
+        self.entries = out;
+    }
+
     /// Merges an answer into the ledger.
     ///
     /// - A non-provisional entry absorbs every non-provisional entry it overlaps or touches: the
@@ -103,13 +116,24 @@ impl Ledger {
     }
 }
 
-/// On-disk form: `{"format":"ledger/1","symbol":..,"interval":..,"entries":[{start,end,..}]}`.
+/// On-disk form: `{"format":"ledger/1","symbol":..,"interval":..,"entries":[{start,end,..}],
+/// "parts":["all"]}`. `parts` names the partition files the series had when the ledger was last
+/// written, so that coverage of a file deleted since is not claimed (absent in older ledgers).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct LedgerFile {
     pub format: String,
     pub symbol: Symbol,
     pub interval: Interval,
     pub entries: Vec<EntryJson>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<String>>,
+}
+
+/// A parsed ledger file.
+#[derive(Debug, Clone)]
+pub(crate) struct Parsed {
+    pub ledger: Ledger,
+    pub parts: Option<Vec<String>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -123,7 +147,12 @@ pub(crate) struct EntryJson {
 
 pub(crate) const LEDGER_FORMAT: &str = "ledger/1";
 
-pub(crate) fn to_json(symbol: &Symbol, interval: Interval, ledger: &Ledger) -> Vec<u8> {
+pub(crate) fn to_json(
+    symbol: &Symbol,
+    interval: Interval,
+    ledger: &Ledger,
+    parts: &[String],
+) -> Vec<u8> {
     let file = LedgerFile {
         format: LEDGER_FORMAT.to_owned(),
         symbol: symbol.clone(),
@@ -139,6 +168,7 @@ pub(crate) fn to_json(symbol: &Symbol, interval: Interval, ledger: &Ledger) -> V
                 provisional: e.provisional,
             })
             .collect(),
+        parts: Some(parts.to_vec()),
     };
     let mut v = serde_json::to_vec_pretty(&file).expect("ledger serialises");
     v.push(b'\n');
@@ -149,7 +179,7 @@ pub(crate) fn from_json(
     symbol: &Symbol,
     interval: Interval,
     bytes: &[u8],
-) -> Result<Ledger, String> {
+) -> Result<Parsed, String> {
     let file: LedgerFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     if file.format != LEDGER_FORMAT {
         return Err(format!("unknown format `{}`", file.format));
@@ -171,7 +201,10 @@ pub(crate) fn from_json(
             provisional: e.provisional,
         });
     }
-    Ok(Ledger { entries })
+    Ok(Parsed {
+        ledger: Ledger { entries },
+        parts: file.parts,
+    })
 }
 
 #[cfg(test)]
@@ -236,8 +269,15 @@ mod tests {
             RangeSet::from(TimeRange::new(t(35), t(45)).unwrap())
         );
         let s = Symbol::parse("EURUSD=X").unwrap();
-        let json = to_json(&s, Interval::D1, &l);
-        assert_eq!(from_json(&s, Interval::D1, &json).unwrap(), l);
+        let json = to_json(&s, Interval::D1, &l, &["all".to_owned()]);
+        let back = from_json(&s, Interval::D1, &json).unwrap();
+        assert_eq!(back.ledger, l);
+        assert_eq!(back.parts, Some(vec!["all".to_owned()]));
+        l.forget(TimeRange::new(t(10), t(36)).unwrap());
+        assert_eq!(
+            l.answered(),
+            RangeSet::from(TimeRange::new(t(0), t(10)).unwrap())
+        );
         let other = Symbol::parse("MSFT").unwrap();
         assert!(from_json(&other, Interval::D1, &json).is_err());
         assert!(from_json(&s, Interval::H1, &json).is_err());

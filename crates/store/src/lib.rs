@@ -1,13 +1,18 @@
-//! The backfill store: hive-partitioned Parquet bars and actions on a local directory, with
-//! atomic, durable, idempotent upserts, a coverage ledger and cross-process locking.
+//! The backfill store: hive-partitioned Parquet bars and actions in a local directory or on object
+//! storage (S3 and S3-compatible servers, GCS, Azure), with atomic, idempotent upserts,
+//! all-or-nothing multi-file commits, a coverage ledger and optimistic concurrency between
+//! writers on any number of machines.
 //!
-//! The main type is [`Store`]. Bars go in with [`Store::upsert_bars`] (merge by `ts`, new values
-//! win) or [`Store::replace_bars`] (whole history), and come out with [`Store::read_bars`] or, cheaply
-//! from Parquet footers, [`Store::summary`]. What the provider has answered (including "no bars
-//! here") is kept in a [`Ledger`] of [`LedgerEntry`]s per series ([`Store::record_coverage`]).
-//! Corporate actions ([`Store::upsert_actions`]) and provider metadata ([`Store::write_meta`])
-//! live beside them. [`Store::problems`] reports files that do not belong. Errors are
-//! [`StoreError`]s naming the path and what to do.
+//! The main type is [`Store`], opened with [`Store::open`] (a directory) or
+//! [`Store::open_location`] (a directory or a URL, with [`StoreOptions`]). Bars go in with
+//! [`Store::upsert_bars`] (merge by `ts`, new values win), [`Store::replace_range`] or
+//! [`Store::replace_bars`] (all-or-nothing over files), and come out with [`Store::read_bars`] or,
+//! cheaply from Parquet footers, [`Store::summary`]. What the provider has answered (including "no
+//! bars here") is kept in a [`Ledger`] of [`LedgerEntry`]s per series ([`Store::record_coverage`]).
+//! Corporate actions ([`Store::upsert_actions`]), provider metadata ([`Store::write_meta`]) and
+//! other JSON documents under `_meta/` ([`Store::update_json`]) live beside them.
+//! [`Store::problems`] and [`Store::damaged`] report files that do not belong. Errors are
+//! [`StoreError`]s naming the file or object and what to do. [`Store::io_stats`] counts requests.
 //!
 //! # On-disk layout
 //!
@@ -26,10 +31,19 @@
 //! │   └── symbol=MSFT/actions.parquet        dividends, splits, capital gains
 //! └── _meta/                                 not Parquet; outside the `bars/**/*.parquet` glob
 //!     ├── ledger/interval=1d/MSFT.json       coverage ledger per (symbol, interval)
+//!     ├── flagged/interval=1d/MSFT.json      bars that failed validation
 //!     ├── symbols/MSFT.json                  provider metadata (exchange, zone, currency, …)
-//!     ├── locks/…                            advisory lock files (empty; never delete while running)
+//!     ├── intents/interval=5m/MSFT.json      a multi-file commit in progress (normally absent)
+//!     ├── staged/interval=5m/MSFT/<id>/…     its staged partitions (normally absent)
+//!     ├── tmp/                               local stores only: writes in flight
+//!     ├── locks/…                            local stores only: lock files of conditional writes
 //!     └── quarantine/                        put broken files here by hand; nothing reads it
 //! ```
+//!
+//! On object storage `<store>` is `s3://bucket/prefix` (or `gs://…`, `az://…`) and every path
+//! above is an object key under the prefix, byte for byte the same. A store location that holds
+//! anything other than `bars/`, `actions/` and `_meta/` (and hidden names) is refused
+//! ([`StoreError::Foreign`]) before anything is written.
 //!
 //! Symbols are percent-encoded in path segments: ASCII letters, digits and `.` `-` `^` `_` stay
 //! as they are, everything else becomes `%XX` (`EURUSD=X` → `EURUSD%3DX`, `A%B` → `A%25B`), and a
@@ -72,51 +86,81 @@
 //!   partitioning infers dictionary-typed partition columns that clash with the string columns in
 //!   the files; `partitioning=None` reads the columns from the files, which already hold them.
 //!
-//! Readers never see partial files: temp files are named `.<file>.<pid>.<n>.tmp` (hidden, and not
-//! `*.parquet`), and a file appears under its final name only complete.
+//! Readers never see partial files: a local write is staged in `_meta/tmp/` and renamed into
+//! place complete; an object-storage PUT is atomic.
 //!
 //! # Commit protocol
 //!
-//! Every file (Parquet or JSON) is replaced the same way: write the new content to a temp file in
-//! the same directory, `fsync` it, `rename` it over the old name, `fsync` the directory (new
-//! directories are fsynced into their parents too). A reader or a crash sees the old file or the
-//! new one, never a mix. An upsert reads the partition, merges in memory (one partition at a time:
-//! one symbol's daily file, or one month of intraday bars), and skips the write when nothing
-//! changed. Temp files whose writer is gone (pid not alive, or older than 6 hours) are removed by
-//! [`Store::open`].
+//! Every file (Parquet or JSON) is changed by read-merge-write with a **conditional write**: a
+//! file that did not exist is created only if it still does not (`If-None-Match: *`), a file
+//! that did is replaced only if it is still the version that was read (`If-Match: <etag>`). A
+//! writer that loses the race reads again, merges again and retries (at most 32 times, then
+//! [`StoreError::Contended`]); [`IoStats::conflicts`] counts the lost races. So writers in
+//! several processes, or on several machines sharing a bucket, never lose each other's rows, and
+//! there is no lock service. On a local filesystem the same contract is kept with temp file +
+//! `fsync` + `rename` + directory `fsync`, and the version check and rename happen under a short
+//! `flock` on `_meta/locks/<key>.lock` (use one host per local store: `flock` does not span
+//! hosts on most network filesystems). Within one process, writes to one series are serialised.
+//! An upsert skips the write when nothing changed, so a normal run writes at most two files per
+//! series: the partition it adds to, then its ledger.
 //!
 //! The ledger is written after the data it describes (the caller upserts, then records): after a
-//! crash it may lag the data, never lead it.
+//! crash it may lag the data, never lead it. It also names the partition files the series had;
+//! when one of them is gone (deleted, or moved into `_meta/quarantine/`), [`Store::ledger`] stops
+//! claiming coverage for its span, so the next run fetches it again.
 //!
-//! # Locking
+//! # Multi-file commits
 //!
-//! Writes to one (symbol, interval) — bars and its ledger — take a per-series lock: an in-process
-//! mutex, then an exclusive advisory lock (`flock`, via [`std::fs::File::lock`]) on
-//! `_meta/locks/bars/interval=<i>/<symbol>.lock`. The read-merge-write happens under it, so two
-//! processes upserting the same series never lose each other's rows. Actions and meta have their
-//! own per-symbol locks. Readers take no lock. Advisory locks do not work across machines on
-//! most network filesystems: use one writer host per store.
+//! A change spanning several partition files of one series ([`Store::replace_range`]; a split
+//! re-basing months of intraday bars) is staged, made durable by creating one **intent** record
+//! (the commit point), then applied file by file; see `intent.rs` for the exact steps. Readers
+//! through this crate apply a pending intent in memory, so they see the change whole or not at
+//! all; any writer of the series, and [`Store::open`], completes a pending intent first, so
+//! plain readers (pyarrow, Polars, `DuckDB`) see a mixed state only until the next run starts.
 //!
-//! # Storage seam
+//! # Crash matrix
 //!
-//! All file access goes through a small internal `Backend` trait (open/read/commit/remove/list/lock on
-//! relative paths) implemented by a local-filesystem backend, so an object-store backend
-//! (conditional PUT instead of rename) can be added without touching the format code.
+//! | the process dies… | a reader through this crate sees | a plain reader sees | the next run |
+//! |---|---|---|---|
+//! | while writing a local temp file | the old file | the old file | removes temps older than 1 h from `_meta/tmp/` at open |
+//! | during a PUT / rename of a partition | the old file or the new one | the same | re-fetches what the ledger lacks; the upsert is idempotent |
+//! | after the data, before the ledger | the new data | the new data | asks again for that range (the ledger lags), merges the same rows: no duplicates |
+//! | while staging a multi-file commit | the old state | the old state | removes staged files older than 1 h at the next multi-file commit of the series |
+//! | after creating the intent, before or while applying it | the whole new state | some files old, some new | completes the intent at open (or at its first write of the series) |
+//! | after applying, before deleting the intent and staged files | the new state | the new state | deletes them |
+//!
+//! A file is never half-written in any row: the unit of change is a whole file or object.
+//!
+//! # Concurrency caveats
+//!
+//! Deleting a file that a replace leaves empty is unconditional (object stores have no
+//! conditional delete): a row another writer adds to that same partition in the instant between
+//! the read and the delete is lost. Rows another writer changes while a
+//! multi-file commit is pending take the committed values where both have the row.
 
 mod actions;
 mod backend;
 mod bars;
+mod counted;
 mod encode;
 mod error;
 mod flagged;
+mod intent;
+mod layout;
 mod ledger;
+mod location;
 mod problems;
 mod store;
+#[cfg(test)]
+mod test_s3;
+mod write;
 
 pub use actions::actions_schema;
 pub use bars::bars_schema;
+pub use counted::IoStats;
 pub use encode::{decode_symbol, encode_symbol};
 pub use error::StoreError;
 pub use flagged::Flagged;
 pub use ledger::{Ledger, LedgerEntry};
+pub use location::StoreOptions;
 pub use store::{SeriesSummary, Store, StoreProblem, UpsertStats};

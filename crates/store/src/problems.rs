@@ -1,14 +1,12 @@
 //! The store scan behind [`Store::problems`](crate::Store::problems).
 
-use std::path::{Path, PathBuf};
-
 use backfill_domain::{Interval, Symbol};
 use parquet::file::statistics::Statistics;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, join};
 use crate::encode::decode_symbol;
-use crate::store::{
-    actions_rel as actions_path, is_part_name as part_name_ok, is_temp, ledger_rel as ledger_path,
+use crate::layout::{
+    actions_key as actions_path, is_part_name as part_name_ok, ledger_key as ledger_path,
 };
 use crate::{Store, StoreError, StoreProblem, actions, bars, ledger};
 
@@ -18,28 +16,29 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
-    fn report(&mut self, rel: &Path, reason: impl Into<String>) {
+    fn report(&mut self, rel: &str, reason: impl Into<String>) {
         self.out.push(StoreProblem {
-            path: self.store.backend().abs(rel),
+            path: self.store.describe(rel),
             reason: reason.into(),
         });
     }
 
-    fn entries(&self, rel: &Path) -> Result<Vec<(String, bool)>, StoreError> {
-        Ok(self
-            .store
-            .backend()
-            .list(rel)?
+    /// `(name, is_dir)` under `rel`, without leftovers of interrupted writes of older versions
+    /// (temp files beside their target), which are not problems.
+    fn entries(&self, rel: &str) -> Result<Vec<(String, bool)>, StoreError> {
+        let b = self.store.backend();
+        Ok(b.list(rel)?
             .into_iter()
-            .filter(|(n, is_dir)| *is_dir || !is_temp(n))
+            .filter(|e| e.is_dir || !b.is_leftover(&e.name))
+            .map(|e| (e.name, e.is_dir))
             .collect())
     }
 
     /// `interval=<i>` directories under `base`; anything else is reported.
-    fn intervals(&mut self, base: &Path) -> Result<Vec<(Interval, PathBuf)>, StoreError> {
+    fn intervals(&mut self, base: &str) -> Result<Vec<(Interval, String)>, StoreError> {
         let mut out = Vec::new();
         for (name, is_dir) in self.entries(base)? {
-            let rel = base.join(&name);
+            let rel = join(base, &name);
             match name.strip_prefix("interval=").map(Interval::parse) {
                 Some(Ok(i)) if is_dir && i.as_str() == &name["interval=".len()..] => {
                     out.push((i, rel));
@@ -51,16 +50,16 @@ impl Scan<'_> {
     }
 
     fn bars(&mut self) -> Result<(), StoreError> {
-        for (interval, idir) in self.intervals(Path::new("bars"))? {
+        for (interval, idir) in self.intervals("bars")? {
             for (name, is_dir) in self.entries(&idir)? {
-                let rel = idir.join(&name);
+                let rel = join(&idir, &name);
                 let symbol = name.strip_prefix("symbol=").and_then(decode_symbol);
                 let Some(symbol) = symbol.filter(|_| is_dir) else {
                     self.report(&rel, "not a `symbol=<percent-encoded symbol>` directory");
                     continue;
                 };
                 for (file, is_dir) in self.entries(&rel)? {
-                    let frel = rel.join(&file);
+                    let frel = join(&rel, &file);
                     if is_dir || !part_name_ok(interval, &file) {
                         let want = if interval.is_intraday() {
                             "`YYYY-MM.parquet`"
@@ -84,11 +83,11 @@ impl Scan<'_> {
 
     fn check_bars_file(
         &self,
-        rel: &Path,
+        rel: &str,
         symbol: &Symbol,
         interval: Interval,
     ) -> Result<Result<(), String>, StoreError> {
-        let Some(f) = self.store.backend().open(rel)? else {
+        let Some(f) = self.store.blob(rel)? else {
             return Ok(Ok(()));
         };
         let builder = match bars::open_checked(f, &bars::bars_schema()) {
@@ -119,8 +118,8 @@ impl Scan<'_> {
     }
 
     fn actions(&mut self) -> Result<(), StoreError> {
-        for (name, is_dir) in self.entries(Path::new("actions"))? {
-            let rel = Path::new("actions").join(&name);
+        for (name, is_dir) in self.entries("actions")? {
+            let rel = join("actions", &name);
             let Some(symbol) = name
                 .strip_prefix("symbol=")
                 .and_then(decode_symbol)
@@ -131,12 +130,12 @@ impl Scan<'_> {
             };
             let want = actions_path(&symbol);
             for (file, _) in self.entries(&rel)? {
-                let frel = rel.join(&file);
+                let frel = join(&rel, &file);
                 if frel != want {
                     self.report(&frel, "not `actions.parquet`");
                     continue;
                 }
-                if let Some(f) = self.store.backend().open(&frel)?
+                if let Some(f) = self.store.blob(&frel)?
                     && let Err(reason) = actions::decode(f, &symbol)
                 {
                     self.report(&frel, reason);
@@ -147,15 +146,15 @@ impl Scan<'_> {
     }
 
     fn ledgers(&mut self) -> Result<(), StoreError> {
-        for (interval, idir) in self.intervals(Path::new("_meta/ledger"))? {
+        for (interval, idir) in self.intervals("_meta/ledger")? {
             for (name, _) in self.entries(&idir)? {
-                let rel = idir.join(&name);
+                let rel = join(&idir, &name);
                 let symbol = name.strip_suffix(".json").and_then(decode_symbol);
                 let Some(symbol) = symbol.filter(|s| ledger_path(s, interval) == rel) else {
                     self.report(&rel, "not a `<percent-encoded symbol>.json` ledger file");
                     continue;
                 };
-                if let Some(b) = self.store.backend().read(&rel)?
+                if let Some(b) = self.store.read_doc(&rel)?
                     && let Err(reason) = ledger::from_json(&symbol, interval, &b)
                 {
                     self.report(&rel, reason);
@@ -166,8 +165,8 @@ impl Scan<'_> {
     }
 
     fn metas(&mut self) -> Result<(), StoreError> {
-        for (name, _) in self.entries(Path::new("_meta/symbols"))? {
-            let rel = Path::new("_meta/symbols").join(&name);
+        for (name, _) in self.entries("_meta/symbols")? {
+            let rel = join("_meta/symbols", &name);
             let Some(symbol) = name.strip_suffix(".json").and_then(decode_symbol) else {
                 self.report(&rel, "not a `<percent-encoded symbol>.json` meta file");
                 continue;

@@ -1,17 +1,28 @@
 //! [`Store`]: the public face of the crate.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
 use backfill_domain::{Action, Bar, Interval, Symbol, SymbolMeta, TimeRange};
+use bytes::Bytes;
 use jiff::Timestamp;
 use jiff::civil::Date;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::backend::{Backend, Local, LocalLock, temp_pid};
-use crate::encode::{decode_symbol, encode_symbol};
+use crate::backend::{Backend, Blob, PutMode, Version, join};
+use crate::counted::{Counted, IoStats};
+use crate::encode::decode_symbol;
 use crate::flagged::{self, Flagged};
+use crate::intent::{self, Intent};
+use crate::layout::{
+    TOP_LEVEL, actions_key, bars_dir, flagged_key, intent_key, is_part_name, ledger_key, meta_key,
+    part_key, part_range, part_span,
+};
 use crate::ledger::{self, Ledger, LedgerEntry};
+use crate::location::{Location, StoreOptions};
 use crate::{StoreError, actions, bars};
 
 /// What an upsert (or replace) did.
@@ -25,7 +36,7 @@ pub struct UpsertStats {
     pub unchanged: u64,
     /// Bars stored for the whole series afterwards.
     pub rows_total: u64,
-    /// Partition files (re)written; 0 when nothing changed.
+    /// Partition files (re)written or removed; 0 when nothing changed.
     pub files_written: u64,
 }
 
@@ -47,35 +58,36 @@ pub struct SeriesSummary {
 /// A file or directory in the store that is not what the layout says it should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreProblem {
-    /// Where it is.
+    /// Where it is (a path, or a URL for object storage).
     pub path: PathBuf,
     /// What is wrong with it.
     pub reason: String,
 }
 
-/// A store directory. See the [crate docs](crate) for layout, commit protocol and locking.
+/// A store: a directory or a prefix of a bucket. See the [crate docs](crate) for the layout, the
+/// commit protocol and concurrency.
 ///
 /// `Send + Sync`: share one behind an `Arc` and call it from several threads; writes to one series
-/// are serialised, writes to different series run in parallel. All calls block on disk I/O.
+/// are serialised within the process, writes to different series run in parallel, and writers in
+/// other processes or on other machines are reconciled by conditional writes. All calls block.
 #[derive(Debug)]
 pub struct Store {
-    backend: Local,
-    /// Lock files held by this process (the in-process half of the per-series lock).
-    held: Mutex<HashSet<PathBuf>>,
+    pub(crate) backend: Counted,
+    local_root: Option<PathBuf>,
+    read_only: bool,
+    /// Series (and symbols' actions or meta) being written by this process.
+    held: Mutex<HashSet<String>>,
     released: Condvar,
 }
 
-/// Held while a series (or a symbol's actions or meta) is being written: the in-process mutex
-/// and the cross-process advisory lock.
-struct Guard<'a> {
+/// Held while this process writes a series (or a symbol's actions or meta).
+pub(crate) struct Guard<'a> {
     store: &'a Store,
-    key: PathBuf,
-    file: Option<LocalLock>,
+    key: String,
 }
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        drop(self.file.take());
         let mut held = self
             .store
             .held
@@ -87,135 +99,154 @@ impl Drop for Guard<'_> {
     }
 }
 
-const DAILY_PART: &str = "all";
+/// Leftovers of killed writers older than this are removed when a store is opened for writing.
+pub(crate) const STALE_AGE: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
-fn bars_dir(symbol: &Symbol, interval: Interval) -> PathBuf {
-    PathBuf::from(format!(
-        "bars/interval={interval}/symbol={}",
-        encode_symbol(symbol)
-    ))
-}
+/// How many times a conditional write is tried before giving up with [`StoreError::Contended`].
+pub(crate) const MAX_ATTEMPTS: u32 = 32;
 
-fn part_rel(symbol: &Symbol, interval: Interval, part: &str) -> PathBuf {
-    bars_dir(symbol, interval).join(format!("{part}.parquet"))
-}
-
-pub(crate) fn ledger_rel(symbol: &Symbol, interval: Interval) -> PathBuf {
-    PathBuf::from(format!(
-        "_meta/ledger/interval={interval}/{}.json",
-        encode_symbol(symbol)
-    ))
-}
-
-fn flagged_rel(symbol: &Symbol, interval: Interval) -> PathBuf {
-    PathBuf::from(format!(
-        "_meta/flagged/interval={interval}/{}.json",
-        encode_symbol(symbol)
-    ))
-}
-
-fn meta_rel(symbol: &Symbol) -> PathBuf {
-    PathBuf::from(format!("_meta/symbols/{}.json", encode_symbol(symbol)))
-}
-
-pub(crate) fn actions_rel(symbol: &Symbol) -> PathBuf {
-    PathBuf::from(format!(
-        "actions/symbol={}/actions.parquet",
-        encode_symbol(symbol)
-    ))
-}
-
-/// The time partition a bar belongs to: `all` for daily and coarser, the UTC month of its start
-/// (`2024-10`) for intraday.
-fn part_of(interval: Interval, ts: Timestamp) -> String {
-    if interval.is_intraday() {
-        let days = ts.as_second().div_euclid(86_400) as i32;
-        let (y, m, _) = bars::civil_from_days(days);
-        format!("{y:04}-{m:02}")
-    } else {
-        DAILY_PART.to_owned()
-    }
-}
-
-/// The instants a month partition holds: `[first of month, first of next month)` UTC.
-fn part_range(part: &str) -> Option<TimeRange> {
-    let (y, m) = part.split_once('-')?;
-    let (y, m): (i16, i8) = (y.parse().ok()?, m.parse().ok()?);
-    let start = Date::new(y, m, 1).ok()?;
-    let end = start.checked_add(jiff::Span::new().months(1)).ok()?;
-    let ts = |d: Date| {
-        d.to_zoned_datetime(jiff::tz::TimeZone::UTC)
-            .ok()
-            .map(|z| z.timestamp())
-    };
-    TimeRange::new(ts(start)?, ts(end)?)
-}
-
-pub(crate) fn is_part_name(interval: Interval, name: &str) -> bool {
-    name.strip_suffix(".parquet").is_some_and(|p| {
-        if interval.is_intraday() {
-            p.len() == 7 && part_range(p).is_some()
-        } else {
-            p == DAILY_PART
-        }
-    })
-}
-
-/// Merges sorted, unique `new` into sorted, unique `old`; new values win.
-fn merge(old: Vec<Bar>, new: &[Bar], stats: &mut UpsertStats) -> Vec<Bar> {
-    let mut out = Vec::with_capacity(old.len() + new.len());
-    let mut old = old.into_iter().peekable();
-    for n in new {
-        while let Some(o) = old.next_if(|o| o.ts < n.ts) {
-            out.push(o);
-        }
-        match old.next_if(|o| o.ts == n.ts) {
-            Some(o) if bars::same_bar(&o, n) => stats.unchanged += 1,
-            Some(_) => stats.updated += 1,
-            None => stats.inserted += 1,
-        }
-        out.push(*n);
-    }
-    out.extend(old);
-    out
+/// Waits a little before retrying a lost race: grows with the attempt, jittered so that two
+/// racing writers drift apart.
+pub(crate) fn backoff(attempt: u32) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let base = u64::from(attempt.min(8)) * 4;
+    std::thread::sleep(Duration::from_millis(base + u64::from(nanos % 8)));
 }
 
 impl Store {
-    /// Opens (creating if needed) the store at `root`, and removes temp files left behind by
-    /// writers that crashed (their process is gone, or they are hours old).
+    /// Opens (creating if needed) the store in directory `root`, for reading and writing.
     ///
-    /// Errors: the directories cannot be created or listed ([`StoreError::Io`]).
+    /// Errors: as [`open_location`](Store::open_location).
     pub fn open(root: impl Into<PathBuf>) -> Result<Store, StoreError> {
         let root = root.into();
-        let root = std::path::absolute(&root).map_err(|e| StoreError::io("resolve", &root, e))?;
-        std::fs::create_dir_all(&root).map_err(|e| StoreError::io("create directory", &root, e))?;
-        let backend = Local::new(root);
-        for d in [
-            "bars",
-            "actions",
-            "_meta/ledger",
-            "_meta/symbols",
-            "_meta/locks",
-            "_meta/quarantine",
-        ] {
-            backend.ensure_dir(Path::new(d))?;
-        }
-        for p in backend.clean_stale_temps()? {
-            tracing::info!(path = %p.display(), "removed a temp file left by an interrupted write");
-        }
-        Ok(Store {
-            backend,
+        let backend = Location::Dir(root).backend(&StoreOptions::default())?;
+        Store::with_backend(backend, false)
+    }
+
+    /// Opens the store at `location`: a directory (`./data`, `file:///srv/bars`) or an
+    /// object-storage URL (`s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`,
+    /// `memory://` for a fresh in-memory store), reached with the standard environment variables
+    /// of its cloud and `options`.
+    ///
+    /// Opening is cheap: one listing of the root, and, unless read-only, one listing of
+    /// `_meta/intents/` (finishing any multi-file commit a killed writer left pending) and of
+    /// `_meta/tmp/` (removing local temp files older than an hour). Nothing walks the tree.
+    ///
+    /// Errors: [`StoreError::Location`] for a URL that cannot be used; [`StoreError::Remote`] when
+    /// the bucket does not exist, the credentials are refused or nothing answers (nothing is
+    /// written); [`StoreError::Foreign`] when the location holds things that are not a store;
+    /// [`StoreError::Io`].
+    pub fn open_location(location: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let backend = Location::parse(location)?.backend(options)?;
+        Store::with_backend(backend, options.read_only)
+    }
+
+    fn with_backend(backend: Box<dyn Backend>, read_only: bool) -> Result<Store, StoreError> {
+        let local_root = backend_root(&*backend);
+        backend.prepare(!read_only)?;
+        let store = Store {
+            backend: Counted::new(backend),
+            local_root,
+            read_only,
             held: Mutex::new(HashSet::new()),
             released: Condvar::new(),
+        };
+        store.check_not_foreign()?;
+        if !read_only {
+            for key in store.backend.clean(
+                crate::backend::local::TEMP_DIR,
+                Timestamp::now() - STALE_AGE,
+            )? {
+                tracing::info!(file = %store.backend.describe(&key), "removed a temp file left by an interrupted write");
+            }
+            store.finish_pending()?;
+        }
+        Ok(store)
+    }
+
+    fn check_not_foreign(&self) -> Result<(), StoreError> {
+        let foreign: Vec<String> = self
+            .backend
+            .list("")?
+            .into_iter()
+            .filter(|e| {
+                !e.name.starts_with('.') && !(e.is_dir && TOP_LEVEL.contains(&e.name.as_str()))
+            })
+            .map(|e| format!("`{}{}`", e.name, if e.is_dir { "/" } else { "" }))
+            .collect();
+        if foreign.is_empty() {
+            return Ok(());
+        }
+        let more = foreign.len().saturating_sub(3);
+        let mut names = foreign.into_iter().take(3).collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            names.push_str(&format!(" and {more} more"));
+        }
+        Err(StoreError::Foreign {
+            location: self.backend.location().to_owned(),
+            names,
         })
     }
 
-    /// The store's root directory (absolute).
-    pub fn root(&self) -> &Path {
-        self.backend.root()
+    /// Finishes every pending multi-file commit (see `crate::intent`).
+    fn finish_pending(&self) -> Result<(), StoreError> {
+        for idir in self.backend.list("_meta/intents")? {
+            let Some(interval) = idir
+                .name
+                .strip_prefix("interval=")
+                .and_then(|i| Interval::parse(i).ok())
+                .filter(|_| idir.is_dir)
+            else {
+                continue;
+            };
+            for f in self.backend.list(&join("_meta/intents", &idir.name))? {
+                let Some(symbol) = f.name.strip_suffix(".json").and_then(decode_symbol) else {
+                    continue;
+                };
+                let _guard = self.lock_series(&symbol, interval);
+                self.settle(&symbol, interval)?;
+            }
+        }
+        Ok(())
     }
 
-    fn lock(&self, key: PathBuf) -> Result<Guard<'_>, StoreError> {
+    /// The store's directory, when it is a local one.
+    pub fn root(&self) -> Option<&Path> {
+        self.local_root.as_deref()
+    }
+
+    /// Where the store is, for messages: its directory or its URL (never credentials).
+    pub fn location(&self) -> &str {
+        self.backend.location()
+    }
+
+    /// Whether the store was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Requests sent to the backend since the store was opened, and races lost and retried.
+    pub fn io_stats(&self) -> IoStats {
+        self.backend.stats()
+    }
+
+    pub(crate) fn describe(&self, key: &str) -> PathBuf {
+        PathBuf::from(self.backend.describe(key))
+    }
+
+    pub(crate) fn ensure_writable(&self, what: &str) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::InvalidInput {
+                what: what.to_owned(),
+                reason: format!("the store `{}` was opened read-only", self.location()),
+            });
+        }
+        Ok(())
+    }
+
+    fn lock(&self, key: String) -> Guard<'_> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         while held.contains(&key) {
             held = self
@@ -224,180 +255,107 @@ impl Store {
                 .unwrap_or_else(PoisonError::into_inner);
         }
         held.insert(key.clone());
-        drop(held);
-        // From here on the guard releases the in-process half even if the file lock fails.
-        let mut guard = Guard {
-            store: self,
-            key,
-            file: None,
-        };
-        guard.file = Some(self.backend.lock(&guard.key)?);
-        Ok(guard)
+        Guard { store: self, key }
     }
 
-    fn lock_series(&self, symbol: &Symbol, interval: Interval) -> Result<Guard<'_>, StoreError> {
-        self.lock(PathBuf::from(format!(
-            "_meta/locks/bars/interval={interval}/{}.lock",
-            encode_symbol(symbol)
-        )))
+    pub(crate) fn lock_series(&self, symbol: &Symbol, interval: Interval) -> Guard<'_> {
+        self.lock(bars_dir(symbol, interval))
     }
 
-    fn lock_symbol(&self, what: &str, symbol: &Symbol) -> Result<Guard<'_>, StoreError> {
-        self.lock(PathBuf::from(format!(
-            "_meta/locks/{what}/{}.lock",
-            encode_symbol(symbol)
-        )))
+    fn lock_symbol(&self, what: &str, symbol: &Symbol) -> Guard<'_> {
+        self.lock(format!("{what}/{symbol}"))
     }
 
     /// The partition names (`all`, `2024-10`, …) stored for a series, sorted (chronologically).
-    fn parts(&self, symbol: &Symbol, interval: Interval) -> Result<Vec<String>, StoreError> {
+    pub(crate) fn parts(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+    ) -> Result<Vec<String>, StoreError> {
         Ok(self
             .backend
             .list(&bars_dir(symbol, interval))?
             .into_iter()
-            .filter(|(name, is_dir)| !is_dir && is_part_name(interval, name))
-            .map(|(name, _)| name.trim_end_matches(".parquet").to_owned())
+            .filter(|e| !e.is_dir && is_part_name(interval, &e.name))
+            .map(|e| e.name.trim_end_matches(".parquet").to_owned())
             .collect())
     }
 
+    /// The bars stored in one file and its version; empty and `None` if it does not exist.
+    pub(crate) fn read_file_bars(
+        &self,
+        key: &str,
+        symbol: &Symbol,
+        interval: Interval,
+    ) -> Result<(Vec<Bar>, Option<Version>), StoreError> {
+        match self.backend.get(key)? {
+            None => Ok((Vec::new(), None)),
+            Some((blob, v)) => Ok((
+                bars::decode(blob, symbol, interval)
+                    .map_err(|reason| StoreError::corrupt("bars", self.describe(key), reason))?,
+                Some(v),
+            )),
+        }
+    }
+
+    /// The pending multi-file commit of a series, if any.
+    pub(crate) fn pending(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+    ) -> Result<Option<Intent>, StoreError> {
+        let key = intent_key(symbol, interval);
+        let Some(bytes) = self.read_doc(&key)? else {
+            return Ok(None);
+        };
+        intent::from_json(symbol, interval, &bytes)
+            .map(Some)
+            .map_err(|r| StoreError::corrupt("intent", self.describe(&key), r))
+    }
+
+    /// What a partition holds as readers through this crate see it: the stored file, with a
+    /// pending multi-file commit applied.
     fn read_part(
         &self,
         symbol: &Symbol,
         interval: Interval,
         part: &str,
+        pending: Option<&Intent>,
     ) -> Result<Vec<Bar>, StoreError> {
-        let rel = part_rel(symbol, interval, part);
-        match self.backend.open(&rel)? {
-            None => Ok(Vec::new()),
-            Some(f) => bars::decode(f, symbol, interval)
-                .map_err(|reason| StoreError::corrupt("bars", self.backend.abs(&rel), reason)),
-        }
-    }
-
-    fn part_rows(
-        &self,
-        symbol: &Symbol,
-        interval: Interval,
-        part: &str,
-    ) -> Result<u64, StoreError> {
-        let rel = part_rel(symbol, interval, part);
-        let Some(f) = self.backend.open(&rel)? else {
-            return Ok(0);
+        let (stored, _) =
+            self.read_file_bars(&part_key(symbol, interval, part), symbol, interval)?;
+        let Some(p) = pending.and_then(|i| i.parts.iter().find(|p| p.part == part)) else {
+            return Ok(stored);
         };
-        let meta = bars::read_footer(&f)
-            .map_err(|r| StoreError::corrupt("bars", self.backend.abs(&rel), r))?;
-        Ok(meta.file_metadata().num_rows() as u64)
+        let staged = match &p.staged {
+            Some(key) => match self.backend.get(key)? {
+                Some((blob, _)) => bars::decode(blob, symbol, interval)
+                    .map_err(|r| StoreError::corrupt("bars", self.describe(key), r))?,
+                // Finished by another writer in the meantime: the stored file is the result.
+                None => return Ok(stored),
+            },
+            None => Vec::new(),
+        };
+        Ok(intent::overlay(&stored, &p.removed, &staged))
     }
 
-    /// Merges `bars` into the stored series by `ts`: new values win, other stored bars stay.
-    /// Within `bars`, a later bar with the same `ts` wins. Idempotent; when nothing changes no
-    /// file is written (`files_written == 0`). Timestamps are stored at microsecond precision.
-    ///
-    /// Each partition file is replaced atomically; an upsert spanning several intraday months
-    /// commits them one after the other (a crash can leave some months updated, none torn).
-    ///
-    /// Errors: [`StoreError::Corrupt`] if a partition it must merge into is not a valid file
-    /// (the file is left untouched); [`StoreError::Io`] for disk trouble.
-    pub fn upsert_bars(
+    /// The partitions of a series as readers see them, and the pending commit they must apply.
+    fn view(
         &self,
         symbol: &Symbol,
         interval: Interval,
-        bars: &[Bar],
-    ) -> Result<UpsertStats, StoreError> {
-        self.write_series(symbol, interval, bars, false)
-    }
-
-    /// Replaces the whole stored history of (symbol, interval) with `bars` (used when a refetch
-    /// shows the provider's adjusted history drifted). `inserted`/`updated`/`unchanged` compare
-    /// with what was stored; bars not in `bars` are dropped. The ledger is not touched.
-    ///
-    /// Errors: as [`upsert_bars`](Store::upsert_bars); a corrupt partition is never replaced
-    /// silently.
-    pub fn replace_bars(
-        &self,
-        symbol: &Symbol,
-        interval: Interval,
-        bars: &[Bar],
-    ) -> Result<UpsertStats, StoreError> {
-        self.write_series(symbol, interval, bars, true)
-    }
-
-    fn write_series(
-        &self,
-        symbol: &Symbol,
-        interval: Interval,
-        input: &[Bar],
-        replace: bool,
-    ) -> Result<UpsertStats, StoreError> {
-        // Sort by ts (stable) and keep the last bar of each ts, at µs precision.
-        let mut new: Vec<Bar> = input.to_vec();
-        new.sort_by_key(|b| bars::ts_micros(b.ts));
-        let mut dedup: Vec<Bar> = Vec::with_capacity(new.len());
-        for mut b in new {
-            b.ts = bars::micros_ts(bars::ts_micros(b.ts))
-                .map_err(|r| StoreError::invalid_bars(symbol, interval, r))?;
-            match dedup.last_mut() {
-                Some(last) if last.ts == b.ts => *last = b,
-                _ => dedup.push(b),
-            }
+    ) -> Result<(Vec<String>, Option<Intent>), StoreError> {
+        let pending = self.pending(symbol, interval)?;
+        let mut parts: BTreeSet<String> = self.parts(symbol, interval)?.into_iter().collect();
+        if let Some(i) = &pending {
+            parts.extend(i.parts.iter().map(|p| p.part.clone()));
         }
-        let mut groups: BTreeMap<String, Vec<Bar>> = BTreeMap::new();
-        for b in dedup {
-            groups.entry(part_of(interval, b.ts)).or_default().push(b);
-        }
-
-        let _guard = self.lock_series(symbol, interval)?;
-        let existing = self.parts(symbol, interval)?;
-        let mut stats = UpsertStats::default();
-        let mut rows_total = 0u64;
-        for (part, new) in &groups {
-            let old = if existing.contains(part) {
-                self.read_part(symbol, interval, part)?
-            } else {
-                Vec::new()
-            };
-            let before = stats;
-            let old_len = old.len();
-            let merged = if replace {
-                let _ = merge(old, new, &mut stats);
-                new.clone()
-            } else {
-                merge(old, new, &mut stats)
-            };
-            let changed = stats.inserted + stats.updated > before.inserted + before.updated
-                || merged.len() != old_len;
-            if changed {
-                let rel = part_rel(symbol, interval, part);
-                let bytes = bars::encode(symbol, interval, &merged).map_err(|reason| {
-                    StoreError::Encode {
-                        what: format!("bars of `{symbol}` `{interval}`"),
-                        path: self.backend.abs(&rel),
-                        reason,
-                    }
-                })?;
-                self.backend.commit(&rel, &bytes)?;
-                stats.files_written += 1;
-            }
-            rows_total += merged.len() as u64;
-        }
-        for part in existing.iter().filter(|p| !groups.contains_key(*p)) {
-            if replace {
-                // Refuse to drop a file we cannot read: it may be the only copy of something.
-                let old = self.read_part(symbol, interval, part)?;
-                if !old.is_empty() {
-                    self.backend.remove(&part_rel(symbol, interval, part))?;
-                }
-            } else {
-                rows_total += self.part_rows(symbol, interval, part)?;
-            }
-        }
-        stats.rows_total = rows_total;
-        tracing::debug!(%symbol, %interval, ?stats, replace, "bars committed");
-        Ok(stats)
+        Ok((parts.into_iter().collect(), pending))
     }
 
     /// The stored bars of a series, sorted by `ts`, optionally only those starting in `range`.
-    /// Empty if nothing is stored. Reads only the partitions that overlap `range`.
+    /// Empty if nothing is stored. Reads only the partitions that overlap `range`. A multi-file
+    /// commit in progress is seen whole or not at all.
     ///
     /// Errors: [`StoreError::Corrupt`] naming the file if a partition is not valid.
     pub fn read_bars(
@@ -406,14 +364,15 @@ impl Store {
         interval: Interval,
         range: Option<TimeRange>,
     ) -> Result<Vec<Bar>, StoreError> {
+        let (parts, pending) = self.view(symbol, interval)?;
         let mut out = Vec::new();
-        for part in self.parts(symbol, interval)? {
+        for part in parts {
             if let (Some(want), Some(have)) = (range, part_range(&part))
                 && want.intersect(&have).is_none()
             {
                 continue;
             }
-            let mut bars = self.read_part(symbol, interval, &part)?;
+            let mut bars = self.read_part(symbol, interval, &part, pending.as_ref())?;
             if let Some(want) = range {
                 bars.retain(|b| want.contains(b.ts));
             }
@@ -424,7 +383,8 @@ impl Store {
     }
 
     /// Rows and first/last bar of a series from the Parquet footers (no data pages are read
-    /// unless a file lacks statistics). `None` if nothing is stored.
+    /// unless a file lacks statistics or a multi-file commit is pending). `None` if nothing is
+    /// stored.
     ///
     /// Errors: [`StoreError::Corrupt`] naming the file if a partition is not valid.
     pub fn summary(
@@ -432,18 +392,23 @@ impl Store {
         symbol: &Symbol,
         interval: Interval,
     ) -> Result<Option<SeriesSummary>, StoreError> {
+        let (parts, pending) = self.view(symbol, interval)?;
         let mut acc: Option<bars::Extent> = None;
-        for part in self.parts(symbol, interval)? {
-            let rel = part_rel(symbol, interval, &part);
-            let Some(file) = self.backend.open(&rel)? else {
-                continue;
-            };
-            let corrupt = |r: String| StoreError::corrupt("bars", self.backend.abs(&rel), r);
-            let meta = bars::read_footer(&file).map_err(corrupt)?;
-            let extent = if let Some(e) = bars::footer_extent(&meta).map_err(corrupt)? {
-                Some(e)
+        for part in parts {
+            let key = part_key(symbol, interval, &part);
+            let extent = if pending.is_some() {
+                bars::Extent::of(&self.read_part(symbol, interval, &part, pending.as_ref())?)
             } else {
-                bars::Extent::of(&self.read_part(symbol, interval, &part)?)
+                let Some((blob, _)) = self.backend.get(&key)? else {
+                    continue;
+                };
+                let corrupt = |r: String| StoreError::corrupt("bars", self.describe(&key), r);
+                let meta = bars::read_footer(&blob).map_err(corrupt)?;
+                if let Some(e) = bars::footer_extent(&meta).map_err(corrupt)? {
+                    Some(e)
+                } else {
+                    bars::Extent::of(&bars::decode(blob, symbol, interval).map_err(corrupt)?)
+                }
             };
             if let Some(e) = extent {
                 acc = Some(acc.map_or(e, |a| a.join(e)));
@@ -452,7 +417,7 @@ impl Store {
         let Some(ext) = acc else {
             return Ok(None);
         };
-        let dir = self.backend.abs(&bars_dir(symbol, interval));
+        let dir = self.describe(&bars_dir(symbol, interval));
         let corrupt = |r: String| StoreError::corrupt("bars", dir.clone(), r);
         Ok(Some(SeriesSummary {
             rows: ext.rows,
@@ -463,23 +428,45 @@ impl Store {
         }))
     }
 
+    /// The partition files of a series that cannot be read as what their path says, each with
+    /// the reason. Reads every partition of the series; changes nothing.
+    pub fn damaged(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+    ) -> Result<Vec<StoreProblem>, StoreError> {
+        let mut out = Vec::new();
+        for part in self.parts(symbol, interval)? {
+            let key = part_key(symbol, interval, &part);
+            match self.read_file_bars(&key, symbol, interval) {
+                Ok(_) => {}
+                Err(StoreError::Corrupt { path, reason, .. }) => {
+                    out.push(StoreProblem { path, reason })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// Every (symbol, interval) with at least one partition file, sorted. Directories that do not
     /// follow the layout are skipped here and reported by [`problems`](Store::problems).
     pub fn list_series(&self) -> Result<Vec<(Symbol, Interval)>, StoreError> {
         let mut out = Vec::new();
-        for (idir, is_dir) in self.backend.list(Path::new("bars"))? {
+        for idir in self.backend.list("bars")? {
             let Some(interval) = idir
+                .name
                 .strip_prefix("interval=")
                 .and_then(|i| Interval::parse(i).ok())
-                .filter(|i| is_dir && i.as_str() == &idir["interval=".len()..])
+                .filter(|i| idir.is_dir && i.as_str() == &idir.name["interval=".len()..])
             else {
                 continue;
             };
-            for (sdir, is_dir) in self.backend.list(&Path::new("bars").join(&idir))? {
-                let Some(symbol) = sdir.strip_prefix("symbol=").and_then(decode_symbol) else {
+            for sdir in self.backend.list(&join("bars", &idir.name))? {
+                let Some(symbol) = sdir.name.strip_prefix("symbol=").and_then(decode_symbol) else {
                     continue;
                 };
-                if is_dir && !self.parts(&symbol, interval)?.is_empty() {
+                if sdir.is_dir && !self.parts(&symbol, interval)?.is_empty() {
                     out.push((symbol, interval));
                 }
             }
@@ -490,55 +477,89 @@ impl Store {
 
     /// The coverage ledger of a series; empty if nothing was recorded.
     ///
+    /// Coverage is only claimed for data that is there: when a partition file the ledger saw
+    /// when it was last recorded is gone (deleted, or moved into `_meta/quarantine/`), its time
+    /// span is left out, so the next run fetches it again. A store opened for writing also
+    /// records that in the ledger file.
+    ///
     /// Errors: [`StoreError::Corrupt`] naming the JSON file if it cannot be parsed.
     pub fn ledger(&self, symbol: &Symbol, interval: Interval) -> Result<Ledger, StoreError> {
-        let rel = ledger_rel(symbol, interval);
-        match self.backend.read(&rel)? {
-            None => Ok(Ledger::default()),
-            Some(b) => ledger::from_json(symbol, interval, &b)
-                .map_err(|r| StoreError::corrupt("ledger", self.backend.abs(&rel), r)),
+        let key = ledger_key(symbol, interval);
+        let Some(bytes) = self.read_doc(&key)? else {
+            return Ok(Ledger::default());
+        };
+        let file = ledger::from_json(symbol, interval, &bytes)
+            .map_err(|r| StoreError::corrupt("ledger", self.describe(&key), r))?;
+        let listed = self.parts(symbol, interval)?;
+        let mut ledger = file.ledger.clone();
+        if !forget_missing(&mut ledger, file.parts.as_deref(), &listed) {
+            return Ok(ledger);
         }
+        tracing::warn!(%symbol, %interval, "bars files recorded in the ledger are gone; their sessions count as missing again");
+        if !self.read_only {
+            let _guard = self.lock_series(symbol, interval);
+            self.update_doc(&key, |old| {
+                let Some(old) = old else { return Ok(None) };
+                let mut f = ledger::from_json(symbol, interval, &old)
+                    .map_err(|r| StoreError::corrupt("ledger", self.describe(&key), r))?;
+                forget_missing(&mut f.ledger, f.parts.as_deref(), &listed);
+                Ok(Some(ledger::to_json(symbol, interval, &f.ledger, &listed)))
+            })?;
+        }
+        Ok(ledger)
     }
 
-    /// Merges `entry` into the ledger of a series (see [`Ledger::record`]) and commits it
-    /// atomically, under the series lock. Call it after the bars it describes were upserted: the
-    /// ledger may lag the data, never lead it.
+    /// Merges `entry` into the ledger of a series (see [`Ledger::record`]) and commits it with a
+    /// conditional write (re-read and retried when another writer got there first). Call it after
+    /// the bars it describes were upserted: the ledger may lag the data, never lead it.
     ///
     /// Errors: [`StoreError::Corrupt`] if the existing ledger cannot be parsed (it is not
-    /// overwritten); [`StoreError::Io`].
+    /// overwritten); [`StoreError::Contended`]; [`StoreError::Io`] / [`StoreError::Remote`].
     pub fn record_coverage(
         &self,
         symbol: &Symbol,
         interval: Interval,
         entry: LedgerEntry,
     ) -> Result<(), StoreError> {
-        let _guard = self.lock_series(symbol, interval)?;
-        let mut ledger = self.ledger(symbol, interval)?;
-        ledger.record(entry);
-        self.backend.commit(
-            &ledger_rel(symbol, interval),
-            &ledger::to_json(symbol, interval, &ledger),
-        )
+        self.ensure_writable("coverage")?;
+        let _guard = self.lock_series(symbol, interval);
+        let key = ledger_key(symbol, interval);
+        let listed = self.parts(symbol, interval)?;
+        self.update_doc(&key, |old| {
+            let mut ledger = match old {
+                None => Ledger::default(),
+                Some(b) => {
+                    let f = ledger::from_json(symbol, interval, &b)
+                        .map_err(|r| StoreError::corrupt("ledger", self.describe(&key), r))?;
+                    let mut l = f.ledger;
+                    forget_missing(&mut l, f.parts.as_deref(), &listed);
+                    l
+                }
+            };
+            ledger.record(entry);
+            Ok(Some(ledger::to_json(symbol, interval, &ledger, &listed)))
+        })?;
+        Ok(())
     }
 
     /// The bars of a series that failed validation, sorted by `ts`; empty if none were recorded.
     ///
     /// Errors: [`StoreError::Corrupt`] naming the JSON file if it cannot be parsed.
     pub fn flagged(&self, symbol: &Symbol, interval: Interval) -> Result<Vec<Flagged>, StoreError> {
-        let rel = flagged_rel(symbol, interval);
-        match self.backend.read(&rel)? {
+        let key = flagged_key(symbol, interval);
+        match self.read_doc(&key)? {
             None => Ok(Vec::new()),
             Some(b) => flagged::from_json(&b)
-                .map_err(|r| StoreError::corrupt("flagged bars", self.backend.abs(&rel), r)),
+                .map_err(|r| StoreError::corrupt("flagged bars", self.describe(&key), r)),
         }
     }
 
     /// Records the validation result of a fetch of `range`: flags inside `range` are replaced by
-    /// `new` (a bar that is fine now loses its flag), flags elsewhere stay. Committed atomically
-    /// under the series lock; writes nothing when there is nothing to change.
+    /// `new` (a bar that is fine now loses its flag), flags elsewhere stay. Committed with a
+    /// conditional write; writes nothing when there is nothing to change.
     ///
     /// Errors: [`StoreError::Corrupt`] if the existing file cannot be parsed (it is not
-    /// overwritten); [`StoreError::Io`].
+    /// overwritten); [`StoreError::Io`] / [`StoreError::Remote`].
     pub fn record_flagged(
         &self,
         symbol: &Symbol,
@@ -546,30 +567,29 @@ impl Store {
         range: TimeRange,
         new: &[Flagged],
     ) -> Result<(), StoreError> {
-        let _guard = self.lock_series(symbol, interval)?;
-        let old = self.flagged(symbol, interval)?;
-        let merged = flagged::merge(old.clone(), range, new);
-        if merged == old {
-            return Ok(());
-        }
-        self.backend.commit(
-            &flagged_rel(symbol, interval),
-            &flagged::to_json(symbol, interval, &merged),
-        )
+        self.ensure_writable("flagged bars")?;
+        let _guard = self.lock_series(symbol, interval);
+        let key = flagged_key(symbol, interval);
+        self.update_doc(&key, |old| {
+            let old = match old {
+                None => Vec::new(),
+                Some(b) => flagged::from_json(&b)
+                    .map_err(|r| StoreError::corrupt("flagged bars", self.describe(&key), r))?,
+            };
+            let merged = flagged::merge(old.clone(), range, new);
+            Ok((merged != old).then(|| flagged::to_json(symbol, interval, &merged)))
+        })?;
+        Ok(())
     }
 
     /// Merges actions by (`ts`, kind): new values win. Returns how many were new or changed;
-    /// writes nothing when that is 0.
+    /// writes nothing when that is 0. Committed with a conditional write, re-merged on a lost race.
     ///
     /// Errors: [`StoreError::Corrupt`] if the stored actions file is not valid (left untouched).
     pub fn upsert_actions(&self, symbol: &Symbol, new: &[Action]) -> Result<usize, StoreError> {
-        let _guard = self.lock_symbol("actions", symbol)?;
-        let mut all: BTreeMap<(i64, &'static str), Action> = self
-            .read_actions(symbol)?
-            .into_iter()
-            .map(|a| (actions::key(&a), a))
-            .collect();
-        let mut changed = 0;
+        self.ensure_writable("actions")?;
+        let _guard = self.lock_symbol("actions", symbol);
+        let mut normalised = Vec::with_capacity(new.len());
         for a in new {
             let mut a = a.clone();
             a.ts = bars::micros_ts(bars::ts_micros(a.ts)).map_err(|reason| {
@@ -578,37 +598,64 @@ impl Store {
                     reason,
                 }
             })?;
-            if all.get(&actions::key(&a)) != Some(&a) {
-                changed += 1;
-            }
-            all.insert(actions::key(&a), a);
+            normalised.push(a);
         }
-        if changed > 0 {
-            let rel = actions_rel(symbol);
+        let key = actions_key(symbol);
+        for attempt in 0..MAX_ATTEMPTS {
+            let (stored, version) = match self.backend.get(&key)? {
+                None => (Vec::new(), None),
+                Some((blob, v)) => (
+                    actions::decode(blob, symbol)
+                        .map_err(|r| StoreError::corrupt("actions", self.describe(&key), r))?,
+                    Some(v),
+                ),
+            };
+            let mut all: BTreeMap<(i64, &'static str), Action> =
+                stored.into_iter().map(|a| (actions::key(&a), a)).collect();
+            let mut changed = 0;
+            for a in &normalised {
+                if all.get(&actions::key(a)) != Some(a) {
+                    changed += 1;
+                }
+                all.insert(actions::key(a), a.clone());
+            }
+            if changed == 0 {
+                return Ok(0);
+            }
             let list: Vec<Action> = all.into_values().collect();
             let bytes = actions::encode(symbol, &list).map_err(|reason| StoreError::Encode {
                 what: format!("actions of `{symbol}`"),
-                path: self.backend.abs(&rel),
+                path: self.describe(&key),
                 reason,
             })?;
-            self.backend.commit(&rel, &bytes)?;
+            match self
+                .backend
+                .put(&key, Bytes::from(bytes), &PutMode::after(version.as_ref()))?
+            {
+                Ok(_) => return Ok(changed),
+                Err(_) => backoff(attempt),
+            }
         }
-        Ok(changed)
+        Err(StoreError::Contended {
+            path: self.describe(&key),
+            attempts: MAX_ATTEMPTS,
+        })
     }
 
     /// The stored actions of a symbol, sorted by `ts` then kind. Empty if none.
     ///
     /// Errors: [`StoreError::Corrupt`] naming the file if it is not valid.
     pub fn read_actions(&self, symbol: &Symbol) -> Result<Vec<Action>, StoreError> {
-        let rel = actions_rel(symbol);
-        match self.backend.open(&rel)? {
+        let key = actions_key(symbol);
+        match self.backend.get(&key)? {
             None => Ok(Vec::new()),
-            Some(f) => actions::decode(f, symbol)
-                .map_err(|r| StoreError::corrupt("actions", self.backend.abs(&rel), r)),
+            Some((blob, _)) => actions::decode(blob, symbol)
+                .map_err(|r| StoreError::corrupt("actions", self.describe(&key), r)),
         }
     }
 
-    /// Stores what the provider said about a symbol, replacing what was stored.
+    /// Stores what the provider said about a symbol, replacing what was stored. Writes nothing
+    /// when it is unchanged.
     ///
     /// Errors: [`StoreError::InvalidInput`] if `meta.symbol` is `None`; [`StoreError::Io`].
     pub fn write_meta(&self, meta: &SymbolMeta) -> Result<(), StoreError> {
@@ -618,10 +665,14 @@ impl Store {
                 reason: "it has no `symbol`".to_owned(),
             });
         };
-        let _guard = self.lock_symbol("meta", symbol)?;
+        self.ensure_writable("symbol meta")?;
+        let _guard = self.lock_symbol("meta", symbol);
         let mut bytes = serde_json::to_vec_pretty(meta).expect("meta serialises");
         bytes.push(b'\n');
-        self.backend.commit(&meta_rel(symbol), &bytes)
+        self.update_doc(&meta_key(symbol), |old| {
+            Ok((old.as_deref() != Some(&bytes[..])).then(|| bytes.clone()))
+        })?;
+        Ok(())
     }
 
     /// What was stored by [`write_meta`](Store::write_meta), if anything.
@@ -629,11 +680,11 @@ impl Store {
     /// Errors: [`StoreError::Corrupt`] naming the JSON file if it cannot be parsed or names
     /// another symbol.
     pub fn read_meta(&self, symbol: &Symbol) -> Result<Option<SymbolMeta>, StoreError> {
-        let rel = meta_rel(symbol);
-        let Some(bytes) = self.backend.read(&rel)? else {
+        let key = meta_key(symbol);
+        let Some(bytes) = self.read_doc(&key)? else {
             return Ok(None);
         };
-        let corrupt = |r: String| StoreError::corrupt("meta", self.backend.abs(&rel), r);
+        let corrupt = |r: String| StoreError::corrupt("meta", self.describe(&key), r);
         let meta: SymbolMeta =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
         if meta.symbol.as_ref() != Some(symbol) {
@@ -645,21 +696,160 @@ impl Store {
         Ok(Some(meta))
     }
 
+    /// Reads a JSON document under `_meta/` (for example `_meta/runs/latest.json`); `None` if
+    /// it does not exist.
+    ///
+    /// Errors: [`StoreError::InvalidInput`] for a key outside `_meta/`; [`StoreError::Corrupt`]
+    /// if it does not parse as `T`.
+    pub fn read_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StoreError> {
+        check_meta_key(key)?;
+        let Some(bytes) = self.read_doc(key)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::corrupt("meta", self.describe(key), e.to_string()))
+    }
+
+    /// Read-modify-write of a JSON document under `_meta/`: `f` gets what is stored (`None` if
+    /// nothing) and returns what to store, or `None` to leave it as it is. Committed with a
+    /// conditional write; when another writer changed the document first, it is read again and
+    /// `f` runs again (so `f` must be a pure function of its input).
+    ///
+    /// Errors: as [`read_json`](Store::read_json); [`StoreError::Contended`].
+    pub fn update_json<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &str,
+        mut f: impl FnMut(Option<T>) -> Option<T>,
+    ) -> Result<(), StoreError> {
+        check_meta_key(key)?;
+        self.ensure_writable(key)?;
+        let _guard = self.lock(key.to_owned());
+        self.update_doc(key, |old| {
+            let old: Option<T> =
+                match old {
+                    None => None,
+                    Some(b) => Some(serde_json::from_slice(&b).map_err(|e| {
+                        StoreError::corrupt("meta", self.describe(key), e.to_string())
+                    })?),
+                };
+            Ok(f(old).map(|new| {
+                let mut v = serde_json::to_vec_pretty(&new).expect("documents serialise");
+                v.push(b'\n');
+                v
+            }))
+        })?;
+        Ok(())
+    }
+
+    /// The whole content of a small file; `None` if it does not exist.
+    pub(crate) fn read_doc(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        match self.backend.get(key)? {
+            None => Ok(None),
+            Some((blob, _)) => blob
+                .into_bytes()
+                .map(Some)
+                .map_err(|e| StoreError::io("read", self.describe(key), e)),
+        }
+    }
+
+    /// Read-modify-write of one small file with a conditional write, retried on a lost race.
+    /// `f` returns the new content, or `None` to write nothing. Returns whether it wrote.
+    pub(crate) fn update_doc(
+        &self,
+        key: &str,
+        mut f: impl FnMut(Option<Bytes>) -> Result<Option<Vec<u8>>, StoreError>,
+    ) -> Result<bool, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            let (old, version) = match self.backend.get(key)? {
+                None => (None, None),
+                Some((blob, v)) => (
+                    Some(
+                        blob.into_bytes()
+                            .map_err(|e| StoreError::io("read", self.describe(key), e))?,
+                    ),
+                    Some(v),
+                ),
+            };
+            let Some(new) = f(old)? else {
+                return Ok(false);
+            };
+            match self
+                .backend
+                .put(key, Bytes::from(new), &PutMode::after(version.as_ref()))?
+            {
+                Ok(_) => return Ok(true),
+                Err(_) => backoff(attempt),
+            }
+        }
+        Err(StoreError::Contended {
+            path: self.describe(key),
+            attempts: MAX_ATTEMPTS,
+        })
+    }
+
     /// Scans the whole store (footers and JSON only, no data pages) for files and directories
     /// that do not belong: unreadable or foreign Parquet files, stray files under `bars/` that
     /// readers' `bars/**/*.parquet` globs would pick up, unparsable ledger or meta files.
-    /// Nothing is changed. In-flight temp files are not problems.
+    /// Nothing is changed.
     pub fn problems(&self) -> Result<Vec<StoreProblem>, StoreError> {
         crate::problems::scan(self)
     }
 
-    pub(crate) fn backend(&self) -> &Local {
+    pub(crate) fn backend(&self) -> &Counted {
         &self.backend
+    }
+
+    pub(crate) fn blob(&self, key: &str) -> Result<Option<Blob>, StoreError> {
+        Ok(self.backend.get(key)?.map(|(b, _)| b))
     }
 }
 
-pub(crate) fn is_temp(name: &str) -> bool {
-    temp_pid(name).is_some()
+fn backend_root(b: &dyn Backend) -> Option<PathBuf> {
+    let loc = b.location();
+    Path::new(loc).is_absolute().then(|| PathBuf::from(loc))
+}
+
+fn check_meta_key(key: &str) -> Result<(), StoreError> {
+    let ok = key.strip_prefix("_meta/").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'))
+            && ![
+                "ledger/", "flagged/", "symbols/", "intents/", "staged/", "tmp/", "locks/",
+            ]
+            .iter()
+            .any(|p| rest.starts_with(p))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidInput {
+            what: format!("document `{key}`"),
+            reason: "documents live under `_meta/`, outside the store's own directories".to_owned(),
+        })
+    }
+}
+
+/// Leaves out of `ledger` the spans of partitions it recorded that are no longer listed.
+/// A ledger from before partitions were recorded (`recorded` is `None`) loses everything when
+/// no partition is left although it counted rows. Returns whether anything was left out.
+fn forget_missing(ledger: &mut Ledger, recorded: Option<&[String]>, listed: &[String]) -> bool {
+    let before = ledger.clone();
+    match recorded {
+        Some(recorded) => {
+            for p in recorded.iter().filter(|p| !listed.contains(p)) {
+                ledger.forget(part_span(p));
+            }
+        }
+        None => {
+            if listed.is_empty() && ledger.entries.iter().any(|e| e.rows > 0) {
+                ledger.entries.clear();
+            }
+        }
+    }
+    *ledger != before
 }
 
 #[cfg(test)]
@@ -674,21 +864,16 @@ mod tests {
     }
 
     #[test]
-    fn partitions() {
-        let ts = |s: &str| s.parse::<Timestamp>().unwrap();
-        assert_eq!(part_of(Interval::D1, ts("2024-10-31T23:00:00Z")), "all");
-        assert_eq!(part_of(Interval::M5, ts("2024-10-31T23:55:00Z")), "2024-10");
-        assert_eq!(part_of(Interval::M5, ts("2024-11-01T00:00:00Z")), "2024-11");
-        assert_eq!(part_of(Interval::H1, ts("1969-12-31T23:00:00Z")), "1969-12");
-        let r = part_range("2024-12").unwrap();
-        assert_eq!(
-            (r.start(), r.end()),
-            (ts("2024-12-01T00:00:00Z"), ts("2025-01-01T00:00:00Z"))
-        );
-        assert!(is_part_name(Interval::M5, "2024-12.parquet"));
-        assert!(!is_part_name(Interval::M5, "2024-13.parquet"));
-        assert!(!is_part_name(Interval::M5, "all.parquet"));
-        assert!(is_part_name(Interval::D1, "all.parquet"));
-        assert!(!is_part_name(Interval::D1, ".all.parquet.1.2.tmp"));
+    fn documents_stay_under_meta() {
+        assert!(check_meta_key("_meta/runs/latest.json").is_ok());
+        for bad in [
+            "bars/x.json",
+            "_meta/",
+            "_meta/../x",
+            "_meta/ledger/x.json",
+            "_meta//x",
+        ] {
+            assert!(check_meta_key(bad).is_err(), "{bad}");
+        }
     }
 }

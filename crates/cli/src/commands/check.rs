@@ -54,15 +54,27 @@ struct Problem {
     reason: String,
 }
 
+/// A ticker whose stored files cannot be read: which files, and why.
+#[derive(Debug, Serialize)]
+struct DamagedTicker {
+    symbol: Symbol,
+    files: Vec<Problem>,
+    /// The error that stopped checking this ticker.
+    error: String,
+}
+
 #[derive(Debug, Serialize)]
 struct CheckJson {
     interval: String,
     tickers: Vec<CheckTicker>,
+    /// Tickers that could not be checked because a file of theirs is damaged; the other
+    /// tickers are reported as usual.
+    damaged: Vec<DamagedTicker>,
     problems: Vec<Problem>,
 }
 
 pub async fn check(mut settings: Settings, json: bool, strict: bool) -> Result<ExitStatus> {
-    let store = open_store(&settings)?;
+    let store = open_store(&settings, true)?;
     if settings.tickers.is_empty() {
         let series = store
             .list_series()
@@ -75,16 +87,36 @@ pub async fn check(mut settings: Settings, json: bool, strict: bool) -> Result<E
     }
     let settings2 = settings.clone();
     let store2 = store.clone();
-    let (rows, problems) = tokio::task::spawn_blocking(move || -> Result<_> {
+    let (rows, damaged, problems) = tokio::task::spawn_blocking(move || -> Result<_> {
         let s = &settings2;
         let mut rows = Vec::new();
+        let mut damaged = Vec::new();
         for symbol in &s.tickers {
-            rows.push(check_one(&store2, s, symbol)?);
+            match check_one(&store2, s, symbol) {
+                Ok(row) => rows.push(row),
+                Err(e) => match e.downcast_ref::<backfill_store::StoreError>() {
+                    Some(backfill_store::StoreError::Corrupt { .. }) => {
+                        let files = store2.damaged(symbol, s.interval)?;
+                        damaged.push(DamagedTicker {
+                            symbol: symbol.clone(),
+                            files: files
+                                .into_iter()
+                                .map(|p| Problem {
+                                    path: p.path.display().to_string(),
+                                    reason: p.reason,
+                                })
+                                .collect(),
+                            error: e.to_string(),
+                        });
+                    }
+                    _ => return Err(e),
+                },
+            }
         }
         let problems = store2
             .problems()
             .context("cannot scan the store for damaged files")?;
-        Ok((rows, problems))
+        Ok((rows, damaged, problems))
     })
     .await
     .context("check stopped unexpectedly")??;
@@ -93,6 +125,7 @@ pub async fn check(mut settings: Settings, json: bool, strict: bool) -> Result<E
     let doc = CheckJson {
         interval: settings.interval.to_string(),
         tickers: rows,
+        damaged,
         problems: problems
             .into_iter()
             .map(|p| Problem {
@@ -107,7 +140,7 @@ pub async fn check(mut settings: Settings, json: bool, strict: bool) -> Result<E
         printer::stdout(&table(&doc, &settings))?;
     }
     Ok(
-        if strict && (anything_missing || !doc.problems.is_empty()) {
+        if strict && (anything_missing || !doc.problems.is_empty() || !doc.damaged.is_empty()) {
             ExitStatus::Partial
         } else {
             ExitStatus::Success
@@ -239,6 +272,12 @@ fn table(doc: &CheckJson, settings: &Settings) -> String {
             settings.interval,
             settings.store.display()
         );
+    }
+    for t in &doc.damaged {
+        let _ = writeln!(out, "\n{}: damaged, not checked:", t.symbol);
+        for f in &t.files {
+            let _ = writeln!(out, "  `{}`: {}", f.path, f.reason);
+        }
     }
     for p in &doc.problems {
         let _ = writeln!(out, "problem: `{}`: {}", p.path, p.reason);

@@ -57,7 +57,7 @@ pub async fn demo(
             ),
         );
     }
-    let store = open_store(&settings)?;
+    let store = open_store(&settings, false)?;
     let (_, first) = execute(
         &settings,
         store.clone(),

@@ -8,18 +8,30 @@ use backfill_engine::{Cancel, Engine, PrepareInput, Prepared, RunConfig, RunRepo
 use backfill_provider::Provider;
 use backfill_provider::retry::RetryPolicy;
 use backfill_provider::yahoo::{YahooConfig, YahooProvider};
-use backfill_store::Store;
+use backfill_store::{Store, StoreOptions};
 use serde::Serialize;
 
 use crate::exit::ExitStatus;
 use crate::printer::{self, Mode, Progress};
 use crate::settings::Settings;
 
-/// Opens the store named in the settings, with a message that says which directory failed.
-pub fn open_store(settings: &Settings) -> Result<Arc<Store>> {
-    let store = Store::open(&settings.store)
-        .with_context(|| format!("cannot open the store at `{}`", settings.store.display()))?;
-    Ok(Arc::new(store))
+/// Opens the store named in the settings (a directory or a URL), with a message that says which
+/// location failed. `read_only` stores write nothing, so read-only credentials suffice. A store
+/// that cannot be reached as configured (no such bucket, refused credentials, a foreign prefix)
+/// is a usage error.
+pub fn open_store(settings: &Settings, read_only: bool) -> Result<Arc<Store>> {
+    let location = settings.store.to_string_lossy();
+    let options = StoreOptions {
+        config: settings.store_config.clone(),
+        read_only,
+    };
+    match Store::open_location(&location, &options) {
+        Ok(store) => Ok(Arc::new(store)),
+        Err(e) if e.is_usage() => Err(anyhow::anyhow!(crate::exit::UsageError(e.to_string()))),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("cannot open the store at `{location}`")))
+        }
+    }
 }
 
 /// The Yahoo provider for these settings.
@@ -107,7 +119,7 @@ fn estimate_secs(requests: usize, rate: Option<f64>) -> f64 {
 
 /// `backfill plan` and `--dry-run`: prints what would be fetched, sends nothing.
 pub async fn plan(settings: &Settings, json: bool) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_store(settings, true)?;
     let provider = yahoo(settings)?;
     let prepared = plan_all(settings, &store, &provider).await?;
     let requests = prepared.requests();
@@ -270,7 +282,7 @@ pub async fn execute<P: Provider>(
 
 /// `backfill` / `backfill run`.
 pub async fn run(settings: &Settings, mode: Mode, verbose: u8, json: bool) -> Result<ExitStatus> {
-    let store = open_store(settings)?;
+    let store = open_store(settings, false)?;
     let provider = yahoo(settings)?;
     let (_, status) = execute(settings, store, provider, mode, verbose, json).await?;
     Ok(status)

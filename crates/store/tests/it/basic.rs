@@ -1,7 +1,5 @@
 //! Behaviour of the public API on small, hand-checked data.
 
-use std::path::Path;
-
 use backfill_domain::jiff::civil::Date;
 use backfill_domain::{Action, ActionKind, Interval, SymbolMeta};
 use backfill_store::{LedgerEntry, Store, StoreError, UpsertStats};
@@ -402,13 +400,14 @@ fn corrupt_and_foreign_files_are_reported_never_overwritten() {
     std::fs::create_dir_all(dir.path().join("bars/interval=1d/symbol=a%2Fb")).unwrap();
     std::fs::create_dir_all(dir.path().join("_meta/ledger/interval=1d")).unwrap();
     std::fs::write(dir.path().join("_meta/ledger/interval=1d/MSFT.json"), b"{").unwrap();
+    std::fs::create_dir_all(dir.path().join("_meta/symbols")).unwrap();
     std::fs::write(dir.path().join("_meta/symbols/MSFT.json"), b"[]").unwrap();
     let problems = store.problems().unwrap();
     let mut paths: Vec<_> = problems
         .iter()
         .map(|p| {
             p.path
-                .strip_prefix(store.root())
+                .strip_prefix(store.root().unwrap())
                 .unwrap()
                 .to_string_lossy()
                 .into_owned()
@@ -458,25 +457,38 @@ fn corrupt_and_foreign_files_are_reported_never_overwritten() {
 }
 
 #[test]
-fn open_removes_dead_writers_temp_files_only() {
+fn open_removes_old_temp_files_by_age_never_by_pid() {
     let dir = tempfile::tempdir().unwrap();
     let s = sym("MSFT");
     Store::open(dir.path())
         .unwrap()
         .upsert_bars(&s, Interval::D1, &[bar(T0, 1.0)])
         .unwrap();
-    let series = dir.path().join("bars/interval=1d/symbol=MSFT");
-    let dead = series.join(".all.parquet.999999999.7.tmp");
-    let live = series.join(format!(".all.parquet.{}.7.tmp", std::process::id()));
-    std::fs::write(&dead, b"half").unwrap();
-    std::fs::write(&live, b"half").unwrap();
+    let tmp = dir.path().join("_meta/tmp");
+    // A dead pid and an old file: removed. A dead pid but recent: it may be a live writer on
+    // another host sharing the volume, so it stays.
+    let old = tmp.join(".all.parquet.999999999.7.tmp");
+    let recent = tmp.join(".all.parquet.999999998.7.tmp");
+    std::fs::write(&old, b"half").unwrap();
+    std::fs::write(&recent, b"half").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600))
+        .unwrap();
     let store = Store::open(dir.path()).unwrap();
-    assert!(!dead.exists() && live.exists());
+    assert!(!old.exists() && recent.exists());
     // In-flight temp files are invisible to reads and are not problems.
     assert_eq!(
         store.read_bars(&s, Interval::D1, None).unwrap(),
         vec![bar(T0, 1.0)]
     );
     assert_eq!(store.problems().unwrap(), vec![]);
-    assert!(Path::new(&dir.path().join("_meta/quarantine")).is_dir());
+    // Nothing is ever staged beside the data.
+    let series: Vec<_> = std::fs::read_dir(dir.path().join("bars/interval=1d/symbol=MSFT"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(series, vec![std::ffi::OsString::from("all.parquet")]);
 }

@@ -3,6 +3,7 @@
 mod basic;
 mod child;
 mod concurrency;
+mod conformance;
 mod crash;
 mod prop;
 
