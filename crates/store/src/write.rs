@@ -302,10 +302,8 @@ impl Store {
         for p in &intent.parts {
             let staged = match &p.staged {
                 None => Vec::new(),
-                Some(key) => match self.backend.get(key)? {
-                    Some((blob, _)) => bars::decode(blob, symbol, interval)
-                        .map_err(|r| StoreError::corrupt("bars", self.describe(key), r))?,
-                    None => {
+                Some(key) => {
+                    let Some((blob, _)) = self.backend.get(key)? else {
                         // Staged files are removed only after the intent: if ours is gone, the
                         // commit was completed by another writer.
                         if self
@@ -319,8 +317,10 @@ impl Store {
                             self.describe(&intent_key(symbol, interval)),
                             format!("its staged file `{key}` is missing"),
                         ));
-                    }
-                },
+                    };
+                    bars::decode(blob, symbol, interval)
+                        .map_err(|r| StoreError::corrupt("bars", self.describe(key), r))?
+                }
             };
             self.write_part(symbol, interval, &p.part, |stored| {
                 intent::overlay(stored, &p.removed, &staged)
@@ -384,21 +384,18 @@ impl Store {
                 });
             }
             let bytes = self.encode_bars(symbol, interval, &key, &new)?;
-            match self
+            if self
                 .backend
                 .put(&key, bytes, &PutMode::after(version.as_ref()))?
+                .is_ok()
             {
-                Ok(_) => {
-                    return Ok(PartWrite {
-                        rows: new.len() as u64,
-                        written: true,
-                    });
-                }
-                Err(_) => {
-                    tracing::debug!(%symbol, %interval, part, attempt, "lost a write race; merging again");
-                    backoff(attempt);
-                }
+                return Ok(PartWrite {
+                    rows: new.len() as u64,
+                    written: true,
+                });
             }
+            tracing::debug!(%symbol, %interval, part, attempt, "lost a write race; merging again");
+            backoff(attempt);
         }
         Err(StoreError::Contended {
             path: self.describe(&key),

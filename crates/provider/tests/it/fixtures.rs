@@ -10,10 +10,7 @@ use crate::{at, req, ts};
 const JSON: Option<&str> = Some("application/json;charset=utf-8");
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../../fixtures/yahoo/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../fixtures/yahoo/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
 }
 

@@ -1,5 +1,5 @@
 //! The conformance suite every [`Backend`] passes: local directory, `object_store`'s in-memory
-//! store, and a real S3 server (SeaweedFS, started by the test).
+//! store, and a real S3 server (`SeaweedFS`, started by the test).
 
 use std::sync::Arc;
 

@@ -105,7 +105,7 @@ impl Local {
         Ok(file)
     }
 
-    fn current(&self, abs: &Path) -> Result<Option<Version>, StoreError> {
+    fn current(abs: &Path) -> Result<Option<Version>, StoreError> {
         match fs::metadata(abs) {
             Ok(m) => Ok(Some(version_of(&m))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -205,7 +205,7 @@ impl Backend for Local {
         let tmp = self.stage(key, &bytes)?;
         let result = (|| {
             let _lock = self.lock(key)?;
-            let ok = match (mode, self.current(&abs)?) {
+            let ok = match (mode, Self::current(&abs)?) {
                 (PutMode::Create, None) => true,
                 (PutMode::Replace(want), Some(have)) => *want == have,
                 _ => false,
@@ -215,7 +215,7 @@ impl Backend for Local {
             }
             fs::rename(&tmp, &abs).map_err(|e| StoreError::io("rename into place", &abs, e))?;
             sync_dir(abs.parent().unwrap_or(&self.root))?;
-            Ok(Ok(self.current(&abs)?.ok_or_else(|| {
+            Ok(Ok(Self::current(&abs)?.ok_or_else(|| {
                 StoreError::io("inspect", &abs, io::ErrorKind::NotFound.into())
             })?))
         })();

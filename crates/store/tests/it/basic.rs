@@ -475,7 +475,7 @@ fn open_removes_old_temp_files_by_age_never_by_pid() {
         .write(true)
         .open(&old)
         .unwrap()
-        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600))
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_hours(2))
         .unwrap();
     let store = Store::open(dir.path()).unwrap();
     assert!(!old.exists() && recent.exists());

@@ -1,5 +1,5 @@
 //! One suite, every backend: a local directory, `object_store`'s in-memory store (`memory://`)
-//! and a real S3 server (SeaweedFS, started here on loopback). In CI (`CI=true`) the S3 cases
+//! and a real S3 server (`SeaweedFS`, started here on loopback). In CI (`CI=true`) the S3 cases
 //! must run: a missing `weed` fails them.
 
 use std::collections::BTreeMap;
@@ -13,6 +13,7 @@ use crate::{DAY, T0, bar, range, sym, ts};
 /// How to open the store under test; `None` when each open yields a fresh, empty store.
 type Opener<'a> = &'a (dyn Fn() -> Store + Sync);
 
+#[expect(clippy::print_stderr, reason = "a skipped test says why")]
 pub fn s3_server(bucket: &str) -> Option<SeaweedFs> {
     if !weed_available() {
         assert!(
