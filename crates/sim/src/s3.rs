@@ -16,6 +16,11 @@ pub const ACCESS_KEY: &str = "backfill-test";
 /// The secret key the server is started with (a test value, not a credential).
 pub const SECRET_KEY: &str = "backfill-test-secret";
 
+/// A second identity that may only read and list (for "works with read-only credentials").
+pub const READ_ONLY_ACCESS_KEY: &str = "backfill-reader";
+/// Its secret (a test value).
+pub const READ_ONLY_SECRET_KEY: &str = "backfill-reader-secret";
+
 /// How long the server may take to answer on its S3 port.
 const START_TIMEOUT: Duration = Duration::from_mins(1);
 
@@ -102,6 +107,15 @@ impl SeaweedFs {
             }
         }
         let s3_port = ports[0];
+        let identities = format!(
+            r#"{{"identities":[
+  {{"name":"admin","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{SECRET_KEY}"}}],
+   "actions":["Admin","Read","List","Tagging","Write"]}},
+  {{"name":"reader","credentials":[{{"accessKey":"{READ_ONLY_ACCESS_KEY}","secretKey":"{READ_ONLY_SECRET_KEY}"}}],
+   "actions":["Read","List"]}}]}}"#
+        );
+        let config = dir.join("s3.json");
+        std::fs::write(&config, identities)?;
         let flags = [
             ("s3.port", 0),
             ("s3.port.grpc", 1),
@@ -126,7 +140,8 @@ impl SeaweedFs {
                 "-webdav=false",
                 "-master.telemetry=false",
             ])
-            .arg(format!("-bucket={bucket}"));
+            .arg(format!("-bucket={bucket}"))
+            .arg(format!("-s3.config={}", config.display()));
         for (flag, i) in flags {
             cmd.arg(format!("-{flag}={}", ports[i]));
         }
@@ -183,6 +198,14 @@ impl SeaweedFs {
     /// The bucket created at start.
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// [`env`](SeaweedFs::env) with the read-only identity's keys.
+    pub fn read_only_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = self.env();
+        READ_ONLY_ACCESS_KEY.clone_into(&mut env[0].1);
+        READ_ONLY_SECRET_KEY.clone_into(&mut env[1].1);
+        env
     }
 
     /// `s3://<bucket>/<prefix>`.

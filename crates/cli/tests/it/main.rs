@@ -4,4 +4,5 @@
 mod commands;
 mod harness;
 mod intraday;
+mod objstore;
 mod runs;

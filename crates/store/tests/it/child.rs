@@ -18,6 +18,19 @@ pub fn spawn(role: &str, dir: &std::path::Path, arg: u64) -> Child {
         .unwrap()
 }
 
+/// Like [`spawn`], for a store location (directory or URL) and extra environment.
+pub fn spawn_at(role: &str, location: &str, arg: u64, env: &[(&'static str, String)]) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child::entry", "--nocapture", "--test-threads=1"])
+        .env(VAR, format!("{role}|{location}|{arg}"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Writes one line to the real stdout (not libtest's capture) and flushes it. It starts with a
 /// newline because libtest leaves `test child::entry ... ` unterminated on stdout.
 pub fn say(line: &str) {
@@ -42,6 +55,7 @@ fn entry() {
         match role.as_str() {
             "crash" => crate::crash::child(dir.as_ref(), arg, u64::MAX),
             "multi" => crate::concurrency::child(dir.as_ref(), arg),
+            "rebase" => crate::rebase::child(&dir, arg),
             other => panic!("unknown child role {other}"),
         }
     } else {

@@ -6,6 +6,7 @@ mod concurrency;
 mod conformance;
 mod crash;
 mod prop;
+mod rebase;
 
 use backfill_domain::jiff::{Timestamp, tz::TimeZone};
 use backfill_domain::{Bar, Symbol, TimeRange};
