@@ -1,9 +1,12 @@
 //! Store benchmark: upsert `--symbols` × `--days` daily bars durably (one file per symbol), then
-//! one new day for every symbol; report rows/s, files written and peak memory for both phases.
+//! one new day for every symbol; report rows/s, files written, requests per committed series and
+//! peak memory for both phases.
 //!
-//! `cargo run --release -p backfill-store --example bench_store -- --symbols 2000 --days 5000 <dir>`
-//! (`--threads N`, default 4: the engine commits from several tasks too). `<dir>` must be empty or
-//! missing. Results and the comparison with `bench/pyarrow_baseline.py` are in `bench/store.md`.
+//! `cargo run --release -p backfill-store --example bench_store -- --symbols 2000 --days 5000 <store>`
+//! (`--threads N`, default 4: the engine commits from several tasks too; `--ledger` also records
+//! coverage after each upsert, as a run does). `<store>` is an empty or missing directory, or an
+//! empty prefix `s3://bucket/prefix` reached with the `AWS_*` environment variables. Results and the
+//! comparison with `bench/pyarrow_baseline.py` are in `bench/store.md`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,14 +14,15 @@ use std::time::Instant;
 
 use backfill_domain::jiff::civil::Date;
 use backfill_domain::jiff::{Timestamp, ToSpan};
-use backfill_domain::{Bar, Interval, Symbol};
-use backfill_store::Store;
+use backfill_domain::{Bar, Interval, Symbol, TimeRange};
+use backfill_store::{IoStats, LedgerEntry, Store, StoreOptions};
 
 struct Args {
     symbols: u64,
     days: i64,
     threads: u64,
-    dir: std::path::PathBuf,
+    ledger: bool,
+    dir: String,
 }
 
 fn args() -> Result<Args, String> {
@@ -26,7 +30,8 @@ fn args() -> Result<Args, String> {
         symbols: 2000,
         days: 5000,
         threads: 4,
-        dir: std::path::PathBuf::new(),
+        ledger: false,
+        dir: String::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -39,12 +44,16 @@ fn args() -> Result<Args, String> {
             "--symbols" => a.symbols = num("--symbols")?,
             "--days" => a.days = num("--days")? as i64,
             "--threads" => a.threads = num("--threads")?.max(1),
+            "--ledger" => a.ledger = true,
             other if !other.starts_with("--") => a.dir = other.into(),
             other => return Err(format!("unknown flag `{other}`")),
         }
     }
-    if a.dir.as_os_str().is_empty() {
-        return Err("usage: bench_store [--symbols N] [--days N] [--threads N] <dir>".into());
+    if a.dir.is_empty() {
+        return Err(
+            "usage: bench_store [--symbols N] [--days N] [--threads N] [--ledger] <dir or URL>"
+                .into(),
+        );
     }
     Ok(a)
 }
@@ -89,12 +98,14 @@ struct Phase {
     files: u64,
     secs: f64,
     peak_kib: Option<u64>,
+    io: IoStats,
 }
 
 fn run(store: &Arc<Store>, a: &Args, days: std::ops::Range<i64>) -> Phase {
     reset_peak();
     let next = Arc::new(AtomicU64::new(0));
     let files = Arc::new(AtomicU64::new(0));
+    let io_before = store.io_stats();
     let start = Instant::now();
     let handles: Vec<_> = (0..a.threads)
         .map(|_| {
@@ -104,7 +115,7 @@ fn run(store: &Arc<Store>, a: &Args, days: std::ops::Range<i64>) -> Phase {
                 Arc::clone(&files),
                 days.clone(),
             );
-            let n = a.symbols;
+            let (n, ledger) = (a.symbols, a.ledger);
             std::thread::spawn(move || {
                 loop {
                     let s = next.fetch_add(1, Ordering::Relaxed);
@@ -117,6 +128,19 @@ fn run(store: &Arc<Store>, a: &Args, days: std::ops::Range<i64>) -> Phase {
                         .upsert_bars(&symbol, Interval::D1, &bars)
                         .expect("upsert");
                     files.fetch_add(st.files_written, Ordering::Relaxed);
+                    if ledger {
+                        let (first, last) = (bars[0].ts, bars[bars.len() - 1].ts);
+                        let entry = LedgerEntry {
+                            range: TimeRange::new(first, last + 86_400.seconds())
+                                .expect("non-empty"),
+                            fetched_at: Timestamp::now(),
+                            rows: bars.len() as u64,
+                            provisional: false,
+                        };
+                        store
+                            .record_coverage(&symbol, Interval::D1, entry)
+                            .expect("ledger");
+                    }
                 }
             })
         })
@@ -129,26 +153,40 @@ fn run(store: &Arc<Store>, a: &Args, days: std::ops::Range<i64>) -> Phase {
         files: files.load(Ordering::Relaxed),
         secs: start.elapsed().as_secs_f64(),
         peak_kib: peak_kib(),
+        io: {
+            let after = store.io_stats();
+            IoStats {
+                reads: after.reads - io_before.reads,
+                writes: after.writes - io_before.writes,
+                lists: after.lists - io_before.lists,
+                conflicts: after.conflicts - io_before.conflicts,
+            }
+        },
     }
 }
 
 #[expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = args()?;
-    if a.dir.exists() && std::fs::read_dir(&a.dir)?.next().is_some() {
+    let path = std::path::Path::new(&a.dir);
+    if !a.dir.contains("://") && path.exists() && std::fs::read_dir(path)?.next().is_some() {
         return Err(format!(
             "`{}` is not empty; give the benchmark a fresh directory",
-            a.dir.display()
+            a.dir
         )
         .into());
     }
-    let store = Arc::new(Store::open(&a.dir)?);
+    let store = Arc::new(Store::open_location(&a.dir, &StoreOptions::default())?);
+    if !store.list_series()?.is_empty() {
+        return Err(format!(
+            "`{}` already holds a store; give the benchmark a fresh one",
+            a.dir
+        )
+        .into());
+    }
     println!(
-        "bench_store: {} symbols × {} days, {} threads, store {}",
-        a.symbols,
-        a.days,
-        a.threads,
-        a.dir.display()
+        "bench_store: {} symbols × {} days, {} threads, ledger {}, store {}",
+        a.symbols, a.days, a.threads, a.ledger, a.dir
     );
     let report = |name: &str, p: &Phase| {
         println!(
@@ -160,6 +198,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             p.files,
             p.peak_kib
                 .map_or("?".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0)),
+        );
+        let n = a.symbols as f64;
+        println!(
+            "  requests per series: {:.2} writes, {:.2} reads, {:.2} lists ({} lost races retried)",
+            p.io.writes as f64 / n,
+            p.io.reads as f64 / n,
+            p.io.lists as f64 / n,
+            p.io.conflicts,
         );
     };
     let p1 = run(&store, &a, 0..a.days);

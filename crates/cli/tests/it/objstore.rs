@@ -330,3 +330,30 @@ async fn a_deleted_or_quarantined_file_is_fetched_again_by_a_plain_run() {
     assert_eq!(env.sim.stats().chart_requests, 2);
     env.assert_store_matches(&tickers, 60, END);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_table_in_backfill_toml_reaches_s3_without_the_environment() {
+    let Some(s3) = seaweed("bars") else { return };
+    let env = Env::start(SimConfig::default()).await;
+    let e: Vec<String> = s3.env().into_iter().map(|(_, v)| v).collect();
+    let (key, secret, region, endpoint) = (&e[0], &e[1], &e[2], &e[3]);
+    std::fs::write(
+        env.dir.path().join("backfill.toml"),
+        format!(
+            "[store]\nendpoint = \"{endpoint}\"\nregion = \"{region}\"\nallow_http = true\n\
+             access_key_id = \"{key}\"\nsecret_access_key = \"{secret}\"\n"
+        ),
+    )
+    .unwrap();
+    let url = s3.url("from-config");
+    let mut cmd = command(&env, &url, &[], &run_args("MSFT,AIR.PA"));
+    for (k, _) in s3.env() {
+        cmd.env_remove(k);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let store = Store::open_location(&url, &options(&s3)).unwrap();
+    assert_matches(&env, &store, &["MSFT".into(), "AIR.PA".into()], 252);
+}
