@@ -137,8 +137,27 @@ impl StoreError {
     pub(crate) fn remote(op: &'static str, path: String, e: &object_store::Error) -> StoreError {
         let reason = error_chain(e);
         let lower = reason.to_ascii_lowercase();
-        let hint = if lower.contains("nosuchbucket") || lower.contains("bucket does not exist") {
-            "the bucket does not exist; create it, or fix the bucket name in `--store`"
+        let (keys, endpoint) = if path.starts_with("gs://") {
+            (
+                "`GOOGLE_SERVICE_ACCOUNT` (or `GOOGLE_APPLICATION_CREDENTIALS`)",
+                "the network path to Google Cloud Storage",
+            )
+        } else if path.starts_with("az://") || path.starts_with("abfs") {
+            (
+                "`AZURE_STORAGE_ACCOUNT_NAME` and `AZURE_STORAGE_ACCOUNT_KEY`",
+                "`AZURE_STORAGE_ENDPOINT` (or `endpoint` in the `[store]` table)",
+            )
+        } else {
+            (
+                "`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`",
+                "`AWS_ENDPOINT_URL` (or `endpoint` in the `[store]` table)",
+            )
+        };
+        let hint = if lower.contains("nosuchbucket")
+            || lower.contains("bucket does not exist")
+            || lower.contains("containernotfound")
+        {
+            "the bucket does not exist; create it, or fix the bucket name in `--store`".to_owned()
         } else if matches!(
             e,
             object_store::Error::Unauthenticated { .. }
@@ -147,19 +166,22 @@ impl StoreError {
             || lower.contains("signaturedoesnotmatch")
             || lower.contains("accessdenied")
             || lower.contains("403 forbidden")
+            || lower.contains("token request")
         {
-            "the server refused these credentials; check `AWS_ACCESS_KEY_ID` and \
-             `AWS_SECRET_ACCESS_KEY` (or the `[store]` table of backfill.toml) and that they may \
-             access this bucket"
+            format!(
+                "the server refused these credentials; check {keys} (or the `[store]` table of \
+                 backfill.toml) and that they may access this bucket"
+            )
         } else if lower.contains("connection refused")
             || lower.contains("dns error")
             || lower.contains("error sending request")
             || lower.contains("timed out")
         {
-            "nothing answers at the storage endpoint; check `AWS_ENDPOINT_URL` (or `endpoint` in \
-             the `[store]` table) and that the server is running"
+            format!(
+                "nothing answers at the storage endpoint; check {endpoint} and that the server is running"
+            )
         } else {
-            ""
+            String::new()
         };
         StoreError::Remote {
             op,
@@ -260,5 +282,35 @@ mod tests {
                 .contains("`/s/a.parquet` is not a valid backfill bars file: bad magic")
         );
         assert_eq!(c.path(), Some(std::path::Path::new("/s/a.parquet")));
+    }
+
+    #[test]
+    fn remote_hints_name_the_cloud_s_own_settings() {
+        let err = |msg: &str| object_store::Error::Generic {
+            store: "test",
+            source: msg.to_owned().into(),
+        };
+        let refused = StoreError::remote("list", "s3://b/p".into(), &err("Connection refused"));
+        assert!(refused.is_usage());
+        assert!(
+            refused.to_string().contains("`AWS_ENDPOINT_URL`"),
+            "{refused}"
+        );
+        let gs = StoreError::remote(
+            "list",
+            "gs://b/p".into(),
+            &err("Error performing token request"),
+        );
+        assert!(gs.to_string().contains("`GOOGLE_SERVICE_ACCOUNT`"), "{gs}");
+        let az = StoreError::remote("list", "az://c/p".into(), &err("AccessDenied"));
+        assert!(
+            az.to_string().contains("`AZURE_STORAGE_ACCOUNT_KEY`"),
+            "{az}"
+        );
+        let other = StoreError::remote("read", "s3://b/p/x".into(), &err("500 Internal"));
+        assert!(
+            !other.is_usage() && !other.to_string().contains("hint:"),
+            "{other}"
+        );
     }
 }
