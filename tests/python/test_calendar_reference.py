@@ -1,8 +1,9 @@
 """Compare `backfill-calendar` with the `exchange_calendars` reference, session by session.
 
 For every exchange the crate models, this runs the crate's `dump_sessions` example over
-1990-01-01 (or the first day the reference accepts) .. 2035-12-31 and compares, with the
-reference:
+1990-01-01 .. 2035-12-31, cut to the years the reference accepts (XTKS starts in 1997, XBOM in
+1997, XSHG in December 1990; XSHG, XBOM and XSES record holidays only to 2026), and compares,
+with the reference:
 
 * the set of session dates (both ways: a session we lack, a session we invent);
 * for equity exchanges, the open, close and lunch break of every common session, as UTC instants,
@@ -50,6 +51,21 @@ EXCHANGES = [
     ("XTSE", "XTSE", True),
     ("XASX", "XASX", True),
     ("XTKS", "XTKS", True),
+    ("XAMS", "XAMS", True),
+    ("XSWX", "XSWX", True),
+    ("XMIL", "XMIL", True),
+    ("XMAD", "XMAD", True),
+    ("XSTO", "XSTO", True),
+    ("XJSE", "XJSE", True),
+    ("BVMF", "BVMF", True),
+    ("XHKG", "XHKG", True),
+    ("XSHG", "XSHG", True),
+    # Shenzhen keeps Shanghai's days and hours; the reference has no XSHE of its own.
+    ("XSHE", "XSHG", True),
+    ("XBOM", "XBOM", True),
+    ("XKRX", "XKRX", True),
+    ("XTAI", "XTAI", True),
+    ("XSES", "XSES", True),
     ("24/7", "24/7", False),
     ("24/5", "24/5", False),
 ]
@@ -92,12 +108,14 @@ def iso(ts) -> str | None:
     return pd.Timestamp(ts).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def reference(name: str) -> tuple[str, dict[str, dict]]:
-    # Some calendars refuse early starts (XTKS: 1997); use the earliest each one accepts.
+def reference(name: str) -> tuple[str, str, dict[str, dict]]:
+    # Some calendars refuse early starts (XTKS: 1997) or late ends (XSHG: 2026, where its
+    # recorded holidays stop); use the widest range each one accepts.
     cls = xc.calendar_utils.global_calendar_dispatcher._calendar_factories[name]
-    bound = cls.bound_min()
-    start = pd.Timestamp(START) if bound is None else max(pd.Timestamp(START), bound)
-    cal = xc.get_calendar(name, start=start.strftime("%Y-%m-%d"), end=END)
+    low, high = cls.bound_min(), cls.bound_max()
+    start = pd.Timestamp(START) if low is None else max(pd.Timestamp(START), low)
+    end = pd.Timestamp(END) if high is None else min(pd.Timestamp(END), high)
+    cal = xc.get_calendar(name, start=start.strftime("%Y-%m-%d"), end=end.strftime("%Y-%m-%d"))
     sched = cal.schedule
     has_breaks = "break_start" in sched.columns
     early = {d.strftime("%Y-%m-%d") for d in cal.early_closes}
@@ -112,7 +130,7 @@ def reference(name: str) -> tuple[str, dict[str, dict]]:
             "break_end": iso(r["break_end"]) if has_breaks else None,
             "early_close": d in early,
         }
-    return start.strftime("%Y-%m-%d"), rows
+    return start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d"), rows
 
 
 def compare(code: str, ref: dict[str, dict], mine: dict[str, dict], times: bool):
@@ -142,9 +160,9 @@ def test_every_exchange_matches_reference_or_allowlist():
     unexplained, used = [], set()
     counts: dict[str, int] = defaultdict(int)
     for code, name, times in EXCHANGES:
-        start, ref = reference(name)
-        mine = ours(code, start, END)
-        assert mine, f"{code}: dump_sessions printed nothing for {start}..{END}"
+        start, end, ref = reference(name)
+        mine = ours(code, start, end)
+        assert mine, f"{code}: dump_sessions printed nothing for {start}..{end}"
         for exchange, d, field, detail in compare(code, ref, mine, times):
             counts[exchange] += 1
             key = (exchange, d, field)

@@ -12,11 +12,25 @@
 //! |---|---|---|---|
 //! | `XNYS` | NYSE; NASDAQ and other US venues share its days | `America/New_York` | 09:30–16:00 |
 //! | `XLON` | London Stock Exchange | `Europe/London` | 08:00–16:30 |
-//! | `XPAR` | Euronext Paris, also Amsterdam, Brussels, Lisbon | `Europe/Paris` | 09:00–17:30 |
+//! | `XPAR` | Euronext Paris, also Brussels, Lisbon | `Europe/Paris` | 09:00–17:30 |
+//! | `XAMS` | Euronext Amsterdam | `Europe/Amsterdam` | 09:00–17:30 |
 //! | `XETR` | Deutsche Börse Xetra | `Europe/Berlin` | 09:00–17:30 |
+//! | `XSWX` | SIX Swiss Exchange | `Europe/Zurich` | 09:00–17:30 |
+//! | `XMIL` | Borsa Italiana | `Europe/Rome` | 09:00–17:30 |
+//! | `XMAD` | Bolsa de Madrid | `Europe/Madrid` | 09:00–17:30 |
+//! | `XSTO` | Nasdaq Stockholm | `Europe/Stockholm` | 09:00–17:30 |
+//! | `XJSE` | Johannesburg Stock Exchange | `Africa/Johannesburg` | 09:00–17:00 |
 //! | `XTSE` | Toronto Stock Exchange | `America/Toronto` | 09:30–16:00 |
+//! | `BVMF` | B3, São Paulo | `America/Sao_Paulo` | 10:00–17:00, 18:00 from 2019-11-04 |
 //! | `XASX` | Australian Securities Exchange | `Australia/Sydney` | 10:00–16:00 |
 //! | `XTKS` | Tokyo Stock Exchange | `Asia/Tokyo` | 09:00–15:00, 15:30 from 2024-11-05; lunch 11:30–12:30 |
+//! | `XHKG` | Hong Kong Exchanges and Clearing | `Asia/Hong_Kong` | 09:30–16:00 (10:00 before 2011-03-07); lunch 12:00–13:00 |
+//! | `XSHG` | Shanghai Stock Exchange | `Asia/Shanghai` | 09:30–15:00; lunch 11:30–13:00 |
+//! | `XSHE` | Shenzhen Stock Exchange (Shanghai's days and hours) | `Asia/Shanghai` | 09:30–15:00; lunch 11:30–13:00 |
+//! | `XBOM` | BSE; the NSE shares its days | `Asia/Kolkata` | 09:15–15:30 |
+//! | `XKRX` | Korea Exchange (KOSPI, KOSDAQ) | `Asia/Seoul` | 09:00–15:30 now; earlier hours and lunch breaks to 2000 |
+//! | `XTAI` | Taiwan Stock Exchange; the Taipei Exchange shares its days | `Asia/Taipei` | 09:00–13:30 |
+//! | `XSES` | Singapore Exchange | `Asia/Singapore` | 09:00–17:00 |
 //! | `24/7` | crypto pairs | UTC | every day, midnight to midnight UTC |
 //! | `24/5` | FX | `Europe/London` | Monday–Friday, midnight to midnight London |
 //! | `WEEKDAYS` | fallback for an unknown venue | `America/New_York` | every weekday, 09:30–16:00 |
@@ -32,27 +46,44 @@
 //!   and citizens'-holiday laws, and rules that start or stop in a given year (MLK Day from 1998,
 //!   Juneteenth from 2022, Family Day from 2008, ...).
 //! - **One-off closures** from a table per exchange: national mourning days, storms, 9/11,
-//!   royal events, outages ([`Calendar::built_in_closures`]).
+//!   royal events, outages, elections ([`Calendar::built_in_closures`]).
+//! - **Holiday tables** where holidays follow no rule (lunar new year, Buddha's birthday, Diwali,
+//!   Eid, the Chinese "golden weeks" the State Council sets each year): XHKG, XSHG/XSHE, XBOM,
+//!   XKRX, XTAI and XSES keep their fixed-date holidays as rules and the rest in a table of
+//!   dates, written from the exchanges' published calendars as `exchange_calendars` records
+//!   them. Each table ends in a year ([`Calendar::holidays_known`], [`HolidaysKnown`]): XSHG,
+//!   XSHE, XBOM and XSES in 2026, where the reference stops; XHKG, XKRX and XTAI in 2035, their
+//!   later years computed by the reference from lunisolar tables. After that year the calendar
+//!   holds only the rule-based holidays, and a caller must learn the others (for instance from
+//!   the provider's empty answers) rather than trust those weekdays as sessions. One-off
+//!   closures of these exchanges (typhoons, elections) are in their table, not in
+//!   [`Calendar::built_in_closures`].
 //! - **Early closes** (e.g. XNYS 13:00 on the day after Thanksgiving and on Christmas Eve; XLON
-//!   12:30 on the last weekday before Christmas and New Year; XPAR 14:05; XETR 14:00; XTSE 13:00;
-//!   XASX 14:10), flagged by [`Session::early_close`].
-//! - **Lunch breaks** ([`Session::break_`]) for XTKS.
-//! - **Hours changes** over time (XTKS close 15:00 → 15:30 on 2024-11-05).
+//!   12:30 on the last weekday before Christmas and New Year; XPAR and XAMS 14:05; XETR and XMAD
+//!   14:00; XSTO 13:00 before some holidays; XTSE 13:00; XASX 14:10; XHKG morning-only sessions
+//!   on Christmas Eve, New Year's Eve and Lunar New Year's Eve), flagged by
+//!   [`Session::early_close`].
+//! - **Late opens**: BVMF at 13:00 on Ash Wednesday; XKRX an hour late on the first session of
+//!   the year, and every time later on college entrance exam days (to 2020).
+//! - **Lunch breaks** ([`Session::break_`]) for XTKS, XHKG, XSHG, XSHE and XKRX (to 2000).
+//! - **Hours changes** over time (XTKS close 15:00 → 15:30 on 2024-11-05; XHKG open 10:00 →
+//!   09:30 on 2011-03-07; BVMF close 17:00 → 18:00 on 2019-11-04; XKRX, see its module).
 //!
 //! The rules reproduce the `exchange_calendars` Python package (4.13.2) for every session date,
-//! open, close and break from 1990 (XTKS: 1997, where that package starts) to 2035; the few
+//! open, close and break from 1990 (XTKS, XBOM: 1997; XSHG: December 1990, where that package
+//! starts) to 2035 (XSHG, XSHE, XBOM, XSES: 2026, where it stops); the few
 //! deliberate differences are listed with their reasons in `reference-allowlist.txt` beside this
 //! crate, and `tests/python/test_calendar_reference.py` checks both. Like that package, regular
 //! hours are the current ones back to 1990 except where a change is listed above (earlier
 //! changes, such as Tokyo's 11:00–12:30 lunch before November 2011 or Xetra's longer hours of the early
-//! 2000s, are not
-//! modelled).
+//! 2000s, are not modelled; each exchange's module lists what it leaves out).
 //!
 //! # Outside 1990–2035
 //!
 //! The rules are evaluated for any date, so later years extend the current rules and earlier
 //! years get the oldest rules modelled; but one-off closures before 1990 are not in the tables,
-//! and future one-offs are unknown until announced. Japanese equinox days use the National
+//! future one-offs are unknown until announced, and tabled holidays end with their table
+//! ([`Calendar::holidays_known`]). Japanese equinox days use the National
 //! Astronomical Observatory's approximation, valid 1980–2099. Use years 1900–2099; answers get less
 //! trustworthy the further they are from 1990–2035.
 //!
@@ -62,7 +93,7 @@
 //! them to [`Calendar::with_closures`].
 //!
 //! ```
-//! use backfill_calendar::{Calendar, Exchange};
+//! use backfill_calendar::{Calendar, Exchange, HolidaysKnown};
 //! use jiff::civil::date;
 //!
 //! // e.g. dates read from the config file, which the CLI passes here.
@@ -70,6 +101,13 @@
 //! assert!(!cal.is_session(date(2031, 6, 2)));
 //! // Built in: NYSE closed for the national day of mourning for Jimmy Carter.
 //! assert!(!Calendar::new(Exchange::Xnys).is_session(date(2025, 1, 9)));
+//!
+//! // Shanghai's holidays are tabled through 2026: the 2027 Spring Festival is not known yet.
+//! let shanghai = Calendar::new(Exchange::Xshg);
+//! assert_eq!(shanghai.holidays_known(), HolidaysKnown::Through(2026));
+//! assert!(shanghai.holidays_known().covers(date(2026, 2, 17)));
+//! assert!(!shanghai.is_session(date(2026, 2, 17)));
+//! assert!(!shanghai.holidays_known().covers(date(2027, 2, 8)));
 //! ```
 
 mod exchange;
@@ -82,7 +120,7 @@ use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
 
 pub use exchange::{
-    Exchange, INDICES, ParseExchangeError, exchange_for_symbol, exchange_from_meta,
+    Exchange, HolidaysKnown, INDICES, ParseExchangeError, exchange_for_symbol, exchange_from_meta,
 };
 
 /// One trading session.
@@ -94,7 +132,8 @@ pub struct Session {
     pub open: Timestamp,
     /// Regular-session close, UTC instant (earlier than usual on an early close).
     pub close: Timestamp,
-    /// Lunch break `(start, end)` where the exchange has one (XTKS).
+    /// Lunch break `(start, end)` where the exchange has one (XTKS, XHKG, XSHG, XSHE, and XKRX
+    /// before 2000-05-22).
     pub break_: Option<(Timestamp, Timestamp)>,
     /// True when the session closes earlier than the exchange's regular close.
     pub early_close: bool,
@@ -130,6 +169,12 @@ impl Calendar {
     /// The exchange this calendar describes.
     pub fn exchange(&self) -> Exchange {
         self.exchange
+    }
+
+    /// How far the built-in holidays are known ([`Exchange::holidays_known`]): on a date outside
+    /// it, a weekday this calendar calls a session may be a holiday it does not know.
+    pub fn holidays_known(&self) -> HolidaysKnown {
+        self.exchange.holidays_known()
     }
 
     /// The exchange's time zone; session dates are dates in this zone.

@@ -51,6 +51,11 @@ pub(crate) fn easter_monday(year: i16) -> Date {
     add_days(easter_sunday(year), 1)
 }
 
+/// Ascension Day: Easter Sunday + 39 days (a Thursday).
+pub(crate) fn ascension_day(year: i16) -> Date {
+    add_days(easter_sunday(year), 39)
+}
+
 /// Whit Monday: Easter Sunday + 50 days.
 pub(crate) fn whit_monday(year: i16) -> Date {
     add_days(easter_sunday(year), 50)
