@@ -180,7 +180,8 @@ pub struct SimArgs {
 
 #[derive(Debug, Args)]
 pub struct SessionsArgs {
-    /// Exchange: XNYS XLON XPAR XETR XTSE XASX XTKS 24/7 24/5.
+    /// Exchange: XNYS XLON XPAR XAMS XETR XSWX XMIL XMAD XSTO XJSE XTSE BVMF XASX XTKS XHKG XSHG
+    /// XSHE XBOM XKRX XTAI XSES 24/7 24/5.
     #[arg(long)]
     pub exchange: String,
     /// First date (YYYY-MM-DD).

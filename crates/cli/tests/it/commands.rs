@@ -204,6 +204,44 @@ async fn sessions_prints_json_with_utc_instants() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_of_hong_kong_show_the_lunch_break_and_lunar_new_year() {
+    let env = Env::start(SimConfig::default()).await;
+    let out = env
+        .run(&[
+            "sessions",
+            "--exchange",
+            "XHKG",
+            "--from",
+            "2024-02-08",
+            "--to",
+            "2024-02-15",
+            "--json",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let v = stdout_json(&out);
+    let days: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        days,
+        ["2024-02-08", "2024-02-09", "2024-02-14", "2024-02-15"],
+        "closed for Lunar New Year on the 12th and 13th"
+    );
+    assert_eq!(v[0]["open"], "2024-02-08T01:30:00Z");
+    assert_eq!(v[0]["break_start"], "2024-02-08T04:00:00Z");
+    assert_eq!(v[0]["break_end"], "2024-02-08T05:00:00Z");
+    assert_eq!(v[0]["close"], "2024-02-08T08:00:00Z");
+    // Lunar New Year's Eve: morning only.
+    assert_eq!(v[1]["close"], "2024-02-09T04:00:00Z");
+    assert_eq!(v[1]["early_close"], true);
+    assert!(v[1].get("break_start").is_none(), "{}", v[1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closure_in_the_config_file_is_not_a_session_and_not_missing() {
     let env = Env::start(SimConfig::default()).await;
     // A made-up closure on an ordinary Wednesday, as an exchange might announce at short notice.
