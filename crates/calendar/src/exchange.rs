@@ -216,9 +216,8 @@ impl Exchange {
         }
     }
 
-    /// Whether the exchange trades on this weekday at all (before holidays) in the present
-    /// era; see [`crate::Calendar::is_session`] for historical weekday rules (XKRX traded on
-    /// Saturdays until 1998).
+    /// Whether the exchange can trade on this weekday at all (before holidays). Saturday
+    /// sessions of the past (XKRX until 1998) are not modelled.
     pub fn trades_on(self, w: Weekday) -> bool {
         match self {
             Exchange::Always => true,
@@ -232,11 +231,10 @@ impl Exchange {
     /// calendar holds only the rule-based holidays and a caller should treat the remaining
     /// weekdays as unconfirmed.
     pub fn holidays_known(self) -> HolidaysKnown {
-        match crate::rules::tables_end(self) {
-            _ if self == Exchange::Weekdays => HolidaysKnown::Never,
-            Some(year) => HolidaysKnown::Through(year),
-            None => HolidaysKnown::Always,
+        if self == Exchange::Weekdays {
+            return HolidaysKnown::Never;
         }
+        crate::rules::tables_end(self).map_or(HolidaysKnown::Always, HolidaysKnown::Through)
     }
 }
 
