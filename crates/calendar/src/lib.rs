@@ -64,7 +64,7 @@
 //!   on Christmas Eve, New Year's Eve and Lunar New Year's Eve), flagged by
 //!   [`Session::early_close`].
 //! - **Late opens**: BVMF at 13:00 on Ash Wednesday; XKRX an hour late on the first session of
-//!   the year, and every time later on college entrance exam days (to 2020).
+//!   the year, and every time later on college entrance exam days (to 2025).
 //! - **Lunch breaks** ([`Session::break_`]) for XTKS, XHKG, XSHG, XSHE and XKRX (to 2000).
 //! - **Hours changes** over time (XTKS close 15:00 → 15:30 on 2024-11-05; XHKG open 10:00 →
 //!   09:30 on 2011-03-07; BVMF close 17:00 → 18:00 on 2019-11-04; XKRX, see its module).

@@ -13,8 +13,9 @@
 //! Buddha's Birthday, the year-end closing day, substitute holidays, election days, former
 //! holidays such as Arbor Day and Constitution Day) is in [`HOLIDAYS`], as `exchange_calendars`
 //! 4.13.2 records it (`xkrx_holidays.py`, its later years from lunar-calendar rules), from 1990
-//! through [`TABLES_END`] (2035); its CSAT dates end in 2020. Later years hold only the
-//! rule-based holidays (see [`crate::HolidaysKnown`]).
+//! through [`TABLES_END`] (2035). Its CSAT dates end in 2020; the 2021–2025 exam days are added
+//! here (see `reference-allowlist.txt`), later ones are not yet in the table. Later years hold
+//! only the rule-based holidays (see [`crate::HolidaysKnown`]).
 
 use jiff::civil::{Date, Time, date};
 
@@ -117,7 +118,8 @@ pub(super) const CSAT_DAYS: &[u32] = &[
     1993_08_20, 1993_11_16, 1994_11_23, 1995_11_22, 1996_11_13, 1997_11_19, 1998_11_18, 1999_11_17,
     2000_11_15, 2001_11_07, 2002_11_06, 2003_11_05, 2004_11_17, 2005_11_23, 2006_11_16, 2007_11_15,
     2008_11_13, 2009_11_12, 2010_11_18, 2011_11_10, 2012_11_08, 2013_11_07, 2014_11_13, 2015_11_12,
-    2016_11_17, 2017_11_16, 2017_11_23, 2018_11_15, 2019_11_14, 2020_12_03,
+    2016_11_17, 2017_11_16, 2017_11_23, 2018_11_15, 2019_11_14, 2020_12_03, 2021_11_18, 2022_11_17,
+    2023_11_16, 2024_11_14, 2025_11_13,
 ];
 
 pub(super) fn is_holiday(d: Date) -> bool {

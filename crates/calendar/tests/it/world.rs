@@ -150,6 +150,12 @@ fn xkrx_seollal_new_year_late_open_and_exam_day() {
         session(Exchange::Xkrx, date(2019, 11, 15)).close,
         ts("2019-11-15T06:30:00Z")
     );
+    // CSAT day 2024, past the reference's list: the same hour later.
+    let s = session(Exchange::Xkrx, date(2024, 11, 14));
+    assert_eq!(
+        (s.open, s.close),
+        (ts("2024-11-14T01:00:00Z"), ts("2024-11-14T07:30:00Z"))
+    );
     // A lunch break until 2000-05-22.
     let s = session(Exchange::Xkrx, date(1999, 6, 1));
     assert_eq!(
