@@ -1,135 +1,294 @@
 //! Command-line declarations. Doc comments here are the `--help` text; nothing is resolved here
-//! (see `settings.rs`).
+//! (see `settings.rs`). Every value is parsed by `values.rs`, the same code that reads the config
+//! file.
+//!
+//! Each subcommand declares only the flags it uses: option groups (`SelectArgs`, `FetchArgs`) are
+//! flattened into the subcommands they mean something to.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use backfill_domain::Interval;
+use backfill_domain::jiff::Timestamp;
+use backfill_domain::jiff::civil::Date;
+use backfill_engine::validate::InvalidBars;
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::env_vars;
+use crate::{env_vars, values};
+
+const RUN_EXAMPLES: &str = "\
+Examples:
+  backfill --tickers MSFT,AIR.PA,^GSPC        one year of daily bars for three tickers
+  backfill --interval 1h --days 30            the config's portfolio, hourly, last 30 sessions
+  backfill --start 2020-01-01 --end 2020-12-31
+  backfill plan --tickers MSFT                what a run would fetch, without sending anything
+  backfill check --strict                     exit 1 if any stored series has a hole";
 
 /// Backfill historical market data (OHLCV bars, dividends, splits) for a portfolio of tickers into
 /// a Parquet store, concurrently, fetching only what is missing.
 ///
-/// With no subcommand, runs a backfill.
+/// With no subcommand, runs a backfill (the flags of `backfill run`).
 #[derive(Debug, Parser)]
-#[command(name = "backfill", version, max_term_width = 100)]
+#[command(
+    name = "backfill",
+    version,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true,
+    after_help = RUN_EXAMPLES
+)]
 pub struct Cli {
     #[command(flatten)]
-    pub common: CommonArgs,
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The flags of `backfill run`, for `backfill` with no subcommand.
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a backfill (the default when no subcommand is given).
-    Run,
-    /// Report what the store holds per ticker: rows, first and last session, sessions missing
-    /// (calendar-aware), when last fetched.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// Report what the store holds per ticker: rows, stored span, holes (calendar-aware), when
+    /// last fetched. Reads the store only; never writes to it.
+    #[command(after_help = CHECK_EXAMPLES)]
     Check(CheckArgs),
-    /// Show what a run would fetch, per ticker, without sending any request.
-    Plan,
+    /// Show what `backfill` with the same flags would fetch, per ticker, without sending any
+    /// request or writing to the store.
+    #[command(after_help = PLAN_EXAMPLES)]
+    Plan(PlanArgs),
     /// Start the built-in simulator on loopback and backfill the example portfolio through it.
+    #[command(after_help = DEMO_EXAMPLES)]
     Demo(DemoArgs),
     /// Run the Yahoo-compatible simulator.
+    #[command(after_help = SIM_EXAMPLES)]
     Sim(SimArgs),
     /// Print an exchange's sessions with their open and close times.
+    #[command(after_help = SESSIONS_EXAMPLES)]
     Sessions(SessionsArgs),
+    /// Print a commented example config file (`backfill.toml`).
+    #[command(after_help = CONFIG_EXAMPLES)]
+    Config(ConfigArgs),
+    /// Print a shell completion script.
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
 }
 
-/// Options shared by `run`, `plan` and `check`.
+const CHECK_EXAMPLES: &str = "\
+Examples:
+  backfill check                              every series in ./data, over its whole stored span
+  backfill check --tickers MSFT --days 30     the last 30 sessions of MSFT only
+  backfill check --strict --json > check.json exit 1 on any hole; a document for scripts";
+
+const PLAN_EXAMPLES: &str = "\
+Examples:
+  backfill plan                               the config's portfolio
+  backfill plan --tickers MSFT --interval 5m --days 10";
+
+const DEMO_EXAMPLES: &str = "\
+Examples:
+  backfill demo                               40 tickers through the simulator, then removed
+  backfill demo --keep --store /tmp/demo      keep the store to read it afterwards";
+
+const SIM_EXAMPLES: &str = "\
+Examples:
+  backfill sim --port 8080 --rate 5 --retry-after 1
+  backfill --yahoo-url http://127.0.0.1:8080 --tickers MSFT   (in another shell)";
+
+const SESSIONS_EXAMPLES: &str = "\
+Examples:
+  backfill sessions --exchange XNYS --from 2024-12-20 --to 2025-01-10
+  backfill sessions --exchange XTKS --from 2025-01-01 --to 2025-01-31 --json";
+
+const CONFIG_EXAMPLES: &str = "\
+Examples:
+  backfill config --example > backfill.toml   start a config file in this directory";
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  backfill completions bash > ~/.local/share/bash-completion/completions/backfill
+  backfill completions zsh > ~/.zfunc/_backfill
+  backfill completions fish > ~/.config/fish/completions/backfill.fish";
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    #[default]
+    Auto,
+    /// Always, even into a pipe or a file.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Options every subcommand takes.
 #[derive(Debug, Args, Default)]
-pub struct CommonArgs {
-    /// Tickers, comma-separated (e.g. `MSFT,AIR.PA,^GSPC`). Default: the portfolio in the config file.
-    #[arg(long, global = true, value_delimiter = ',', value_name = "A,B,C")]
-    pub tickers: Option<Vec<String>>,
-
-    /// Number of trading sessions of each ticker's exchange, ending with `--end` (252 ≈ one year).
-    #[arg(long, global = true, value_name = "N")]
-    pub days: Option<usize>,
-
-    /// First session date (YYYY-MM-DD); overrides `--days`.
-    #[arg(long, global = true, value_name = "DATE")]
-    pub start: Option<String>,
-
-    /// Last session date (YYYY-MM-DD). Default: the latest session that has closed.
-    #[arg(long, global = true, value_name = "DATE")]
-    pub end: Option<String>,
-
-    /// Maximum requests in flight. Default: enough to keep the rate limit busy at 2 s latency
-    /// (rate × 2, between 4 and 64; 32 without a rate limit).
-    #[arg(long, global = true, value_name = "N")]
-    pub workers: Option<usize>,
-
-    /// Ignore the coverage ledger and re-download the whole range (upserting).
-    #[arg(long, global = true)]
-    pub no_gaps: bool,
-
-    /// Bars that fail validation (high below open/close, non-positive price, negative volume, off
-    /// session, …): `keep` stores them as sent and flags them for `check`; `drop` leaves them out.
-    /// Either way they are counted in the report. Default: keep.
-    #[arg(long, global = true, value_name = "keep|drop")]
-    pub invalid_bars: Option<String>,
-
-    /// Bar interval: 1m 2m 5m 15m 30m 60m/1h 90m 1d 1wk 1mo. Default: 1d.
-    #[arg(long, global = true, value_name = "INTERVAL")]
-    pub interval: Option<String>,
-
-    /// Where the store is: a directory, `file:///…`, `s3://bucket/prefix`, `gs://bucket/prefix`
-    /// or `az://container/prefix` (credentials from the cloud's environment variables and the
-    /// `[store]` table of backfill.toml). Default: `./data`.
-    #[arg(long, global = true, env = env_vars::BACKFILL_STORE, value_name = "DIR|URL")]
-    pub store: Option<PathBuf>,
-
-    /// Requests per second to the provider, shared by all workers; 0 means no limit. Default: 2.
-    #[arg(long, global = true, value_name = "R")]
-    pub rate: Option<f64>,
-
-    /// Retries per request for throttled and transient failures. Default: 5.
-    #[arg(long, global = true, value_name = "N")]
-    pub retries: Option<u32>,
-
-    /// Yahoo base URL (every Yahoo endpoint is requested from it). Default: `https://query2.finance.yahoo.com`
-    #[arg(long, global = true, env = env_vars::BACKFILL_YAHOO_URL, value_name = "URL")]
-    pub yahoo_url: Option<String>,
-
-    /// Config file. Default: `backfill.toml` in the current directory, if present.
-    #[arg(long, global = true, env = env_vars::BACKFILL_CONFIG, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Print one JSON document to stdout instead of tables.
-    #[arg(long, global = true)]
-    pub json: bool,
-
+pub struct GlobalArgs {
     /// Print nothing but errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
-    /// Log more (repeat for more detail).
+    /// More detail: `-v` one line per request, `-vv` engine debug logs, `-vvv` every
+    /// dependency's logs too.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// Show what would be fetched and exit, like `backfill plan`.
-    #[arg(long, global = true)]
-    pub dry_run: bool,
+    /// Colour: `auto` (on a terminal, unless `NO_COLOR` is set), `always` or `never`.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorChoice,
+}
+
+/// Which series, which window, which store: shared by `run`, `plan` and `check`.
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Selection")]
+pub struct SelectArgs {
+    /// Tickers, comma-separated (e.g. `MSFT,AIR.PA,^GSPC`). Default: the portfolio in the config
+    /// file.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
+    pub tickers: Option<Vec<String>>,
+
+    /// Number of trading sessions of each ticker's exchange, ending with `--end` (252 ≈ one
+    /// year).
+    #[arg(long, value_name = "N", value_parser = values::days, allow_negative_numbers = true)]
+    pub days: Option<u32>,
+
+    /// First session date (YYYY-MM-DD); overrides `--days`.
+    #[arg(long, value_name = "DATE", value_parser = values::date)]
+    pub start: Option<Date>,
+
+    /// Last session date (YYYY-MM-DD). Default: the latest session that has closed.
+    #[arg(long, value_name = "DATE", value_parser = values::date)]
+    pub end: Option<Date>,
+
+    /// Bar interval: 1m 2m 5m 15m 30m 60m/1h 90m 1d 1wk 1mo. Default: 1d.
+    #[arg(long, value_name = "INTERVAL", value_parser = values::interval)]
+    pub interval: Option<Interval>,
+
+    /// Where the store is: a directory, `file:///…`, `s3://bucket/prefix`, `gs://bucket/prefix`
+    /// or `az://container/prefix` (credentials from the cloud's environment variables and the
+    /// `[store]` table of backfill.toml). Default: `./data`.
+    #[arg(long, env = env_vars::BACKFILL_STORE, value_name = "DIR|URL")]
+    pub store: Option<PathBuf>,
+
+    /// Config file. Default: `backfill.toml` in the current directory, if present
+    /// (`backfill config --example` prints one).
+    #[arg(long, env = env_vars::BACKFILL_CONFIG, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Pretend the time is this RFC 3339 instant (for reproducible runs against a simulator).
-    #[arg(long, global = true, hide = true, value_name = "INSTANT")]
-    pub now: Option<String>,
+    #[arg(long, hide = true, value_name = "INSTANT", value_parser = values::instant)]
+    pub now: Option<Timestamp>,
 }
 
-#[derive(Debug, Args)]
+/// How to fetch: shared by `run` and `plan` (so that `plan` shows what the same `run` would do).
+#[derive(Debug, Args, Default, Clone)]
+#[command(next_help_heading = "Fetching")]
+pub struct FetchArgs {
+    /// Maximum requests in flight. Default: enough to keep the rate limit busy at 2 s latency
+    /// (rate × 2, between 4 and 64; 32 without a rate limit).
+    #[arg(long, value_name = "N", value_parser = values::workers, allow_negative_numbers = true)]
+    pub workers: Option<usize>,
+
+    /// Requests per second to the provider, shared by all workers; 0 means no limit. Default: 2.
+    #[arg(long, value_name = "R", value_parser = values::rate, allow_negative_numbers = true)]
+    pub rate: Option<values::Rate>,
+
+    /// Retries per request for throttled and transient failures. Default: 5.
+    #[arg(long, value_name = "N", value_parser = values::retries, allow_negative_numbers = true)]
+    pub retries: Option<u32>,
+
+    /// Ignore the coverage ledger and re-download the whole range (upserting).
+    #[arg(long)]
+    pub no_gaps: bool,
+
+    /// Bars that fail validation (high below open/close, non-positive price, negative volume, off
+    /// session, …): `keep` stores them as sent and flags them for `check`; `drop` leaves them
+    /// out. Either way they are counted in the report. Default: keep.
+    #[arg(long, value_name = "keep|drop", value_parser = values::invalid_bars)]
+    pub invalid_bars: Option<InvalidBars>,
+
+    /// Yahoo base URL (every Yahoo endpoint is requested from it). Default:
+    /// `https://query2.finance.yahoo.com`
+    #[arg(long, env = env_vars::BACKFILL_YAHOO_URL, value_name = "URL", value_parser = values::base_url)]
+    pub yahoo_url: Option<String>,
+}
+
+/// `backfill run` (and `backfill` alone).
+#[derive(Debug, Args, Default, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+
+    /// Print one JSON document to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show what would be fetched and exit, like `backfill plan`.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `backfill plan`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+
+    /// Print one JSON document to stdout instead of the list.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `backfill check`.
+#[derive(Debug, Args, Clone)]
 pub struct CheckArgs {
-    /// Exit non-zero when any session of the requested window is missing.
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Exit 1 when any session of the checked window is missing or a file is damaged.
     #[arg(long)]
     pub strict: bool,
+
+    /// Print one JSON document to stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
+    /// Tickers to backfill instead of the 40-ticker example portfolio.
+    #[arg(long, value_delimiter = ',', value_name = "A,B,C")]
+    pub tickers: Option<Vec<String>>,
+
+    /// Number of sessions per ticker.
+    #[arg(long, value_name = "N", value_parser = values::days, allow_negative_numbers = true)]
+    pub days: Option<u32>,
+
+    /// Bar interval. Default: 1d.
+    #[arg(long, value_name = "INTERVAL", value_parser = values::interval)]
+    pub interval: Option<Interval>,
+
+    /// Store directory. Default: a new directory under the system's temporary directory.
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+
+    /// Keep the store after the demo (a `--store` given by you is always kept).
+    #[arg(long)]
+    pub keep: bool,
+
     /// Simulated latency per request, in milliseconds.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub latency_ms: u64,
+
+    /// Print one JSON document per run to stdout instead of the tables.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -138,23 +297,24 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
     /// Latency added to each request, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub latency_ms: u64,
     /// Random extra latency, up to this many milliseconds.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub jitter_ms: u64,
-    /// Requests per second allowed (no burst); above it the simulator answers HTTP 429. 0: no limit.
-    #[arg(long, default_value_t = 0.0)]
-    pub rate: f64,
+    /// Requests per second allowed (no burst); above it the simulator answers HTTP 429. 0: no
+    /// limit.
+    #[arg(long, value_name = "R", value_parser = values::rate, allow_negative_numbers = true)]
+    pub rate: Option<values::Rate>,
     /// Seconds to send in `Retry-After` with each 429.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub retry_after: Option<u64>,
     /// Fraction of requests that fail (500/502/503, resets, truncated bodies, malformed JSON).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = values::fraction)]
     pub fail_rate: f64,
     /// Maximum connections served at once.
-    #[arg(long)]
-    pub max_conns: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_conns: Option<u32>,
     /// Seed for prices and injected failures.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -165,7 +325,7 @@ pub struct SimArgs {
     #[arg(long = "unknown-prefix", value_name = "PREFIX")]
     pub unknown_prefixes: Vec<String>,
     /// Fraction of served bars that are deliberately invalid (deterministic per bar).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = values::fraction)]
     pub bad_bars: f64,
     /// Serve about one invalid bar in ten for this symbol. Repeatable.
     #[arg(long = "bad-symbol", value_name = "SYMBOL")]
@@ -174,8 +334,8 @@ pub struct SimArgs {
     #[arg(long)]
     pub live_row: bool,
     /// Fix the simulator's clock at this RFC 3339 instant (default: real time).
-    #[arg(long = "clock", value_name = "INSTANT")]
-    pub clock: Option<String>,
+    #[arg(long = "clock", value_name = "INSTANT", value_parser = values::instant)]
+    pub clock: Option<Timestamp>,
 }
 
 #[derive(Debug, Args)]
@@ -185,9 +345,30 @@ pub struct SessionsArgs {
     #[arg(long)]
     pub exchange: String,
     /// First date (YYYY-MM-DD).
-    #[arg(long)]
-    pub from: String,
+    #[arg(long, value_parser = values::date)]
+    pub from: Date,
     /// Last date (YYYY-MM-DD), inclusive.
+    #[arg(long, value_parser = values::date)]
+    pub to: Date,
+    /// Config file, for its `[closures]`. Default: `backfill.toml` in the current directory, if
+    /// present.
+    #[arg(long, env = env_vars::BACKFILL_CONFIG, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print a JSON list `[{"date","open","close"}]` (RFC 3339 UTC) instead of lines.
     #[arg(long)]
-    pub to: String,
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print a commented example config file with every key.
+    #[arg(long, required = true)]
+    pub example: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }

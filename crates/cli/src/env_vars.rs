@@ -10,3 +10,5 @@ pub const BACKFILL_YAHOO_URL: &str = "BACKFILL_YAHOO_URL";
 pub const BACKFILL_CONFIG: &str = "BACKFILL_CONFIG";
 /// Log filter for `-v` output, in `tracing-subscriber` syntax (e.g. `backfill_engine=debug`).
 pub const BACKFILL_LOG: &str = "BACKFILL_LOG";
+/// Any non-empty value turns colour off under `--color auto` (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";

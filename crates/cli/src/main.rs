@@ -3,23 +3,39 @@
 
 mod args;
 mod commands;
+mod config;
 mod env_vars;
 mod exit;
+#[cfg(test)]
+mod input_props;
 mod printer;
 mod settings;
+mod summary;
+mod values;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::args::{Cli, Command};
 use crate::exit::{ExitStatus, UsageError};
-use crate::printer::Mode;
+use crate::printer::{Mode, Paint};
 use crate::settings::Settings;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // Colour for clap's own help and errors follows the same rule as ours.
+    let color = printer::color_from_args(std::env::args_os());
+    let clap_color = if Paint::enabled_for(color, &std::io::stderr()) {
+        clap::ColorChoice::Always
+    } else {
+        clap::ColorChoice::Never
+    };
+    let parsed = Cli::command()
+        .color(clap_color)
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -30,7 +46,7 @@ fn main() -> ExitCode {
             };
         }
     };
-    init_logging(cli.common.verbose, cli.common.quiet);
+    init_logging(cli.global.verbose, cli.global.quiet, cli.global.color);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -48,9 +64,7 @@ fn main() -> ExitCode {
                 return ExitStatus::Success.into();
             }
             report_error(&e);
-            if e.downcast_ref::<UsageError>().is_some()
-                || e.chain().any(|c| c.downcast_ref::<UsageError>().is_some())
-            {
+            if e.chain().any(|c| c.downcast_ref::<UsageError>().is_some()) {
                 ExitStatus::Usage.into()
             } else {
                 ExitStatus::Error.into()
@@ -60,40 +74,41 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
-    let c = &cli.common;
-    let mode = Mode::detect(c.quiet, c.json);
-    match &cli.command {
-        None | Some(Command::Run) => {
-            let settings = Settings::resolve(c, true)?;
-            if c.dry_run {
-                commands::run::plan(&settings, c.json).await
-            } else {
-                commands::run::run(&settings, mode, c.verbose, c.json).await
-            }
+    let g = &cli.global;
+    let out = |json: bool| printer::Out::new(Mode::detect(g.quiet, json), g.verbose, g.color);
+    match cli.command {
+        None => run(&cli.run, out(cli.run.json)).await,
+        Some(Command::Run(a)) => run(&a, out(a.json)).await,
+        Some(Command::Plan(a)) => {
+            let settings = Settings::resolve(&a.select, Some(&a.fetch), true)?;
+            commands::run::plan(&settings, out(a.json), a.json).await
         }
-        Some(Command::Plan) => commands::run::plan(&Settings::resolve(c, true)?, c.json).await,
         Some(Command::Check(a)) => {
-            commands::check::check(Settings::resolve(c, false)?, c.json, a.strict).await
+            let settings = Settings::resolve(&a.select, None, false)?;
+            commands::check::check(settings, out(a.json), a.json, a.strict).await
         }
-        Some(Command::Demo(a)) => {
-            let settings = Settings::resolve(c, false)?;
-            let flag_store = c.store.is_some();
-            commands::demo::demo(
-                a,
-                settings,
-                c.tickers.is_some(),
-                flag_store,
-                mode,
-                c.verbose,
-                c.json,
-            )
-            .await
+        Some(Command::Demo(a)) => commands::demo::demo(&a, out(a.json)).await,
+        Some(Command::Sim(a)) => commands::sim::sim(&a).await,
+        Some(Command::Sessions(a)) => commands::sessions::sessions(&a),
+        Some(Command::Config(_)) => {
+            printer::stdout(config::EXAMPLE)?;
+            Ok(ExitStatus::Success)
         }
-        Some(Command::Sim(a)) => commands::sim::sim(a).await,
-        Some(Command::Sessions(a)) => {
-            let settings = Settings::resolve(c, false).ok();
-            commands::sessions::sessions(&a.exchange, &a.from, &a.to, c.json, settings.as_ref())
+        Some(Command::Completions(a)) => {
+            let mut buf = Vec::new();
+            clap_complete::generate(a.shell, &mut Cli::command(), "backfill", &mut buf);
+            printer::stdout(&String::from_utf8_lossy(&buf))?;
+            Ok(ExitStatus::Success)
         }
+    }
+}
+
+async fn run(a: &args::RunArgs, out: printer::Out) -> anyhow::Result<ExitStatus> {
+    let settings = Settings::resolve(&a.select, Some(&a.fetch), true)?;
+    if a.dry_run {
+        commands::run::plan(&settings, out, a.json).await
+    } else {
+        commands::run::run(&settings, out, a.json).await
     }
 }
 
@@ -105,27 +120,34 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Prints `error: …` with the whole chain of causes, one per line, to stderr.
 fn report_error(e: &anyhow::Error) {
+    let paint = Paint::for_stderr(printer::color_from_args(std::env::args_os()));
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "error: {e}");
+    let _ = writeln!(err, "{} {e}", paint.error("error:"));
     for cause in e.chain().skip(1) {
         let _ = writeln!(err, "  caused by: {cause}");
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
+/// `-v`: backfill's info logs (one line per request); `-vv`: backfill's debug logs; `-vvv`:
+/// every crate's logs, dependencies included. `BACKFILL_LOG` overrides all of it.
+fn init_logging(verbose: u8, quiet: bool, color: args::ColorChoice) {
     use tracing_subscriber::EnvFilter;
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        (false, _) => "trace",
+        (false, 1) => {
+            "warn,backfill=info,backfill_engine=info,backfill_provider=info,backfill_store=info"
+        }
+        (false, 2) => {
+            "warn,backfill=debug,backfill_engine=debug,backfill_provider=debug,backfill_store=debug,backfill_sim=debug"
+        }
+        (false, _) => "debug,backfill=trace,backfill_engine=trace,backfill_provider=trace",
     };
     let filter =
         EnvFilter::try_from_env(env_vars::BACKFILL_LOG).unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(Paint::enabled_for(color, &std::io::stderr()))
         .try_init();
 }

@@ -1,19 +1,20 @@
 //! One place that merges flags, environment and the config file into typed settings.
 //! Precedence: flag (or its environment variable) > config file > built-in default.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use backfill_calendar::Exchange;
 use backfill_domain::jiff::Timestamp;
 use backfill_domain::jiff::civil::Date;
 use backfill_domain::{Interval, Symbol};
 use backfill_engine::validate::InvalidBars;
-use serde::Deserialize;
 
-use crate::args::CommonArgs;
+use crate::args::{FetchArgs, SelectArgs};
+use crate::config::{self, ConfigFile};
 use crate::exit::UsageError;
+#[cfg(test)]
+use crate::values;
+use crate::values::Rate;
 
 /// Default requests per second to Yahoo. Yahoo publishes no limit; users report throttling at
 /// anything above a few requests per second from one address (spec §7), and 2/s is the rate its
@@ -22,44 +23,17 @@ pub const DEFAULT_RATE: f64 = 2.0;
 pub const DEFAULT_DAYS: usize = 252;
 pub const DEFAULT_RETRIES: u32 = 5;
 pub const DEFAULT_STORE: &str = "data";
-pub const CONFIG_FILE: &str = "backfill.toml";
 
-/// The config file (`backfill.toml`). Every key is optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfigFile {
-    /// The portfolio: tickers backfilled when `--tickers` is not given.
-    #[serde(default)]
-    pub tickers: Vec<String>,
-    #[serde(default)]
-    pub defaults: Defaults,
-    /// One-off closures per exchange, e.g. `XNYS = ["2025-01-09"]`.
-    #[serde(default)]
-    pub closures: BTreeMap<String, Vec<Date>>,
-    /// How to reach object storage: `object_store` keys such as `endpoint`, `region`,
-    /// `access_key_id`, `secret_access_key`, `allow_http`. They win over the environment.
-    #[serde(default)]
-    pub store: BTreeMap<String, toml::Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Defaults {
-    pub days: Option<usize>,
-    pub interval: Option<String>,
-    pub workers: Option<usize>,
-    pub rate: Option<f64>,
-    pub retries: Option<u32>,
-    pub invalid_bars: Option<String>,
-    pub store: Option<PathBuf>,
-    pub yahoo_url: Option<String>,
-}
+pub use config::load_config;
 
 /// Resolved settings for `run`, `plan` and `check`.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub tickers: Vec<Symbol>,
     pub days: usize,
+    /// `--days`, `--start` or `--end` was given on the command line (`check` then narrows its
+    /// window to them instead of each series' whole stored span).
+    pub window_given: bool,
     pub start: Option<Date>,
     pub end: Option<Date>,
     pub interval: Interval,
@@ -70,46 +44,17 @@ pub struct Settings {
     pub invalid_bars: InvalidBars,
     pub store: PathBuf,
     /// The `[store]` table, values as strings (never printed: it may hold keys).
-    pub store_config: BTreeMap<String, String>,
+    pub store_config: std::collections::BTreeMap<String, String>,
     pub yahoo_url: String,
-    pub closures: BTreeMap<Exchange, Vec<Date>>,
+    pub closures: std::collections::BTreeMap<backfill_calendar::Exchange, Vec<Date>>,
     pub now: Timestamp,
-}
-
-/// Loads the config file named by `--config`, or `backfill.toml` in the current directory if present.
-pub fn load_config(explicit: Option<&Path>) -> Result<(ConfigFile, Option<PathBuf>)> {
-    let (path, required) = match explicit {
-        Some(p) => (p.to_path_buf(), true),
-        None => (PathBuf::from(CONFIG_FILE), false),
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-            return Ok((ConfigFile::default(), None));
-        }
-        Err(e) => {
-            return Err(anyhow!(UsageError(format!(
-                "cannot read config file `{}`: {e}",
-                path.display()
-            ))));
-        }
-    };
-    let config: ConfigFile = toml::from_str(&text).map_err(|e| {
-        anyhow!(UsageError(format!(
-            "config file `{}` is not valid: {}\n\nhint: see `backfill.example.toml` in the repository for every key",
-            path.display(),
-            e.message()
-        )))
-    })?;
-    Ok((config, Some(path)))
+    /// Warnings about the settings themselves (e.g. a window clipped to the present), printed
+    /// once before the command runs.
+    pub warnings: Vec<String>,
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow!(UsageError(msg.into()))
-}
-
-fn parse_date(flag: &str, s: &str) -> Result<Date> {
-    s.parse::<Date>().map_err(|_| usage(format!("`--{flag} {s}` is not a date\n\nhint: write dates as YYYY-MM-DD, e.g. `--{flag} 2024-07-01`")))
 }
 
 /// Parses a ticker list, rejecting hostile or malformed symbols with a clear message.
@@ -133,127 +78,112 @@ pub fn auto_workers(rate: Option<f64>) -> usize {
     }
 }
 
+/// The latest calendar date anywhere on Earth at `now` (UTC+14).
+fn latest_date_anywhere(now: Timestamp) -> Date {
+    (now + backfill_domain::jiff::SignedDuration::from_hours(14))
+        .to_zoned_datetime(backfill_domain::jiff::tz::TimeZone::UTC)
+        .date()
+}
+
 impl Settings {
-    /// Resolves settings. `need_tickers` is false for commands that can work on the whole store.
-    pub fn resolve(args: &CommonArgs, need_tickers: bool) -> Result<Settings> {
-        let (config, config_path) = load_config(args.config.as_deref())?;
+    /// Resolves settings for `run` and `plan` (`fetch` given) or `check` (`fetch` is `None`).
+    /// `need_tickers` is false for commands that can work on the whole store.
+    pub fn resolve(
+        select: &SelectArgs,
+        fetch: Option<&FetchArgs>,
+        need_tickers: bool,
+    ) -> Result<Settings> {
+        let (config, config_path) = load_config(select.config.as_deref())?;
+        Settings::resolve_with(select, fetch, need_tickers, &config, config_path.as_deref())
+    }
+
+    /// Resolves settings against an already loaded config.
+    pub fn resolve_with(
+        select: &SelectArgs,
+        fetch: Option<&FetchArgs>,
+        need_tickers: bool,
+        config: &ConfigFile,
+        config_path: Option<&Path>,
+    ) -> Result<Settings> {
         let d = &config.defaults;
-        let tickers = match &args.tickers {
+        let empty = FetchArgs::default();
+        let f = fetch.unwrap_or(&empty);
+        let tickers = match &select.tickers {
             Some(t) => parse_tickers(t)?,
-            None => parse_tickers(&config.tickers).with_context(|| match &config_path {
+            None => parse_tickers(&config.tickers).with_context(|| match config_path {
                 Some(p) => format!("in the portfolio of `{}`", p.display()),
                 None => "in the portfolio".to_owned(),
             })?,
         };
         if tickers.is_empty() && need_tickers {
             bail!(usage(
-                "no tickers to backfill\n\nhint: pass `--tickers MSFT,AAPL`, or list them as `tickers = [\"MSFT\", \"AAPL\"]` in `backfill.toml` (or the file given with `--config`); `backfill.example.toml` shows every key"
+                "no tickers to backfill\n\nhint: pass `--tickers MSFT,AAPL`, or list them as `tickers = [\"MSFT\", \"AAPL\"]` in `backfill.toml` (or the file given with `--config`); `backfill config --example` prints a commented example"
             ));
         }
-        let interval_text = args
-            .interval
-            .clone()
-            .or_else(|| d.interval.clone())
-            .unwrap_or_else(|| "1d".to_owned());
-        let interval = Interval::parse(&interval_text).map_err(|e| usage(e.to_string()))?;
-        let rate = match args.rate.or(d.rate).unwrap_or(DEFAULT_RATE) {
-            r if r.is_nan() || r < 0.0 => bail!(usage(format!(
-                "`--rate {r}` must be zero (no limit) or a positive number of requests per second"
-            ))),
-            0.0 => None,
-            r => Some(r),
-        };
-        let workers = args
+        let interval = select.interval.or(d.interval).unwrap_or(Interval::D1);
+        let rate = f
+            .rate
+            .or(d.rate)
+            .unwrap_or(Rate::PerSecond(DEFAULT_RATE))
+            .per_second();
+        let workers = f
             .workers
             .or(d.workers)
             .unwrap_or_else(|| auto_workers(rate));
-        if workers == 0 {
-            bail!(usage(
-                "`--workers 0` would never send a request\n\nhint: use at least 1"
-            ));
-        }
-        let days = args.days.or(d.days).unwrap_or(DEFAULT_DAYS);
-        if days == 0 {
-            bail!(usage(
-                "`--days 0` asks for no session\n\nhint: 252 sessions is about one year"
-            ));
-        }
-        let start = args
-            .start
-            .as_deref()
-            .map(|s| parse_date("start", s))
-            .transpose()?;
-        let end = args
-            .end
-            .as_deref()
-            .map(|s| parse_date("end", s))
-            .transpose()?;
+        let days = select.days.or(d.days).map_or(DEFAULT_DAYS, |n| n as usize);
+        let (start, end) = (select.start, select.end);
         if let (Some(s), Some(e)) = (start, end)
             && s > e
         {
-            bail!(usage(format!("`--start {s}` is after `--end {e}`")));
+            bail!(usage(format!(
+                "`--start {s}` is after `--end {e}`\n\nhint: swap them, or drop `--start` to take `--days` sessions ending at `--end`"
+            )));
         }
-        let mut store_config = BTreeMap::new();
-        for (key, value) in &config.store {
-            let value = match value {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Boolean(b) => b.to_string(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Float(f) => f.to_string(),
-                _ => bail!(usage(format!(
-                    "in `[store]` of the config file: `{key}` must be a string, a number or a boolean"
-                ))),
-            };
-            store_config.insert(key.clone(), value);
-        }
-        let mut closures: BTreeMap<Exchange, Vec<Date>> = BTreeMap::new();
-        for (code, dates) in config.closures {
-            let ex = Exchange::parse(&code)
-                .map_err(|e| usage(format!("in `[closures]` of the config file: {e}")))?;
-            closures.entry(ex).or_default().extend(dates);
-        }
-        let invalid_bars = match args
-            .invalid_bars
-            .as_deref()
-            .or(d.invalid_bars.as_deref())
-            .unwrap_or("keep")
+        let now = select.now.unwrap_or_else(Timestamp::now);
+        let latest = latest_date_anywhere(now);
+        let mut warnings = Vec::new();
+        if let Some(s) = start
+            && s > latest
         {
-            "keep" => InvalidBars::Keep,
-            "drop" => InvalidBars::Drop,
-            other => bail!(usage(format!(
-                "`--invalid-bars {other}` must be `keep` or `drop`"
-            ))),
-        };
-        let now = match &args.now {
-            Some(s) => s
-                .parse::<Timestamp>()
-                .map_err(|e| usage(format!("`--now {s}` is not an RFC 3339 instant: {e}")))?,
-            None => Timestamp::now(),
-        };
+            bail!(usage(format!(
+                "`--start {s}` is in the future: no session from that date has happened yet\n\nhint: give a past date, or leave `--start` out to take the last `--days` sessions"
+            )));
+        }
+        let mut end = end;
+        if let Some(e) = end
+            && e > latest
+        {
+            warnings.push(format!(
+                "`--end {e}` is in the future; the window ends at each exchange's latest closed session instead"
+            ));
+            end = None;
+        }
         Ok(Settings {
             tickers,
             days,
+            window_given: select.days.is_some() || start.is_some() || end.is_some(),
             start,
             end,
             interval,
             workers,
             rate,
-            retries: args.retries.or(d.retries).unwrap_or(DEFAULT_RETRIES),
-            no_gaps: args.no_gaps,
-            invalid_bars,
-            store: args
+            retries: f.retries.or(d.retries).unwrap_or(DEFAULT_RETRIES),
+            no_gaps: f.no_gaps,
+            invalid_bars: f.invalid_bars.or(d.invalid_bars).unwrap_or_default(),
+            store: select
                 .store
                 .clone()
                 .or_else(|| d.store.clone())
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
-            store_config,
-            yahoo_url: args
+            store_config: config.store.clone(),
+            yahoo_url: f
                 .yahoo_url
                 .clone()
                 .or_else(|| d.yahoo_url.clone())
                 .unwrap_or_else(|| backfill_provider::yahoo::DEFAULT_BASE_URL.to_owned()),
-            closures,
+            closures: config.closures.clone(),
             now,
+            warnings,
         })
     }
 }
@@ -261,15 +191,6 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn example_config_parses() {
-        let text = include_str!("../../../backfill.example.toml");
-        let c: ConfigFile = toml::from_str(text).unwrap();
-        assert_eq!(c.tickers.len(), 40);
-        assert!(parse_tickers(&c.tickers).is_ok());
-        assert_eq!(c.closures["XNYS"][0], Date::constant(2025, 1, 9));
-    }
 
     #[test]
     fn tickers_are_validated_and_deduplicated() {
@@ -296,5 +217,41 @@ mod tests {
         assert_eq!(auto_workers(Some(20.0)), 40);
         assert_eq!(auto_workers(Some(1000.0)), 64);
         assert_eq!(auto_workers(None), 32);
+        assert!(values::days("-1").is_err());
+    }
+
+    fn at(now: &str) -> SelectArgs {
+        SelectArgs {
+            tickers: Some(vec!["MSFT".into()]),
+            now: Some(now.parse().unwrap()),
+            ..SelectArgs::default()
+        }
+    }
+
+    #[test]
+    fn a_window_in_the_future_is_refused_and_one_reaching_past_today_is_clipped() {
+        let cfg = ConfigFile::default();
+        let mut a = at("2026-12-02T08:00:00Z");
+        a.start = Some(Date::constant(2030, 1, 1));
+        let e = Settings::resolve_with(&a, None, true, &cfg, None).unwrap_err();
+        assert!(e.to_string().contains("in the future"), "{e}");
+
+        let mut a = at("2026-12-02T08:00:00Z");
+        a.end = Some(Date::constant(2026, 12, 25));
+        let s = Settings::resolve_with(&a, None, true, &cfg, None).unwrap();
+        assert_eq!((s.end, s.warnings.len()), (None, 1));
+
+        let mut a = at("2026-12-02T08:00:00Z");
+        a.start = Some(Date::constant(2026, 11, 1));
+        a.end = Some(Date::constant(2026, 12, 25));
+        let s = Settings::resolve_with(&a, None, true, &cfg, None).unwrap();
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert_eq!(s.end, None);
+        assert!(s.window_given);
+
+        // Tokyo's today is still UTC's yesterday evening: not in the future.
+        let mut a = at("2026-12-01T20:00:00Z");
+        a.start = Some(Date::constant(2026, 12, 2));
+        assert!(Settings::resolve_with(&a, None, true, &cfg, None).is_ok());
     }
 }

@@ -26,6 +26,14 @@ pub enum Event<'a> {
         range: TimeRange,
         attempt: u32,
     },
+    /// A request came back: `Ok(bars)` or `Err(label)` (see `ErrorKind::label`), after `latency`.
+    Answered {
+        symbol: &'a Symbol,
+        range: TimeRange,
+        attempt: u32,
+        outcome: Result<usize, &'static str>,
+        latency: Duration,
+    },
     /// An answer arrived with this many bars.
     Rows { symbol: &'a Symbol, rows: usize },
     /// A request failed in a retryable way and will be retried after `delay`.

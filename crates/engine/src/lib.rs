@@ -6,11 +6,13 @@
 //!   store's ledgers and metadata in one batch.
 //! - [`limits`]: the layers every request passes: a GCRA [`limits::RateLimiter`] shared by all tasks
 //!   that slows the whole provider down on a 429, and an adaptive [`limits::Gate`] on requests in flight.
+//! - [`check`]: what the store holds per series against the calendar, with its holes (reads only).
 //! - [`Engine`]: runs the plans with retries (exponential backoff, full jitter, `Retry-After`
 //!   honoured), reports [`events::Event`]s to a [`events::Reporter`], and returns a [`report::RunReport`].
 //!
 //! The engine knows nothing of terminals, flags or config files: the CLI builds its inputs.
 
+pub mod check;
 mod drift;
 pub mod events;
 pub mod limits;

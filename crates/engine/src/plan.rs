@@ -30,7 +30,8 @@ pub struct WindowSpec {
     pub start: Option<Date>,
     /// Last session date wanted; when `None`, the latest session that has closed at `now` (for
     /// intraday intervals, the session in progress if the market is open: its bars so far are
-    /// stored as provisional and refreshed by the next run).
+    /// stored as provisional and refreshed by the next run). A date after the session in progress
+    /// (or the latest closed one) is clipped to it.
     pub end: Option<Date>,
     /// Number of sessions wanted when `start` is not given.
     pub days: usize,
@@ -111,16 +112,21 @@ pub fn window_sessions(
     now: Timestamp,
     include_open: bool,
 ) -> Vec<Session> {
-    let open_now = if include_open {
-        calendar.open_session_at(now)
-    } else {
-        None
-    };
-    let end = match (spec.end, open_now) {
-        (Some(d), _) => d,
-        (None, Some(s)) => s.date,
-        (None, None) => match calendar.latest_closed_session(now) {
+    let open_now = calendar.open_session_at(now);
+    let latest_closed = calendar.latest_closed_session(now).map(|s| s.date);
+    // The default end: the session in progress (intraday only) or the latest closed one. An
+    // explicit end may name the session in progress (its bars are provisional), never a session
+    // that has not opened: a later end is clipped, so a future session is never asked for.
+    let end = match spec.end {
+        None => match open_now.filter(|_| include_open) {
             Some(s) => s.date,
+            None => match latest_closed {
+                Some(d) => d,
+                None => return Vec::new(),
+            },
+        },
+        Some(d) => match open_now.map(|s| s.date).or(latest_closed) {
+            Some(latest) => d.min(latest),
             None => return Vec::new(),
         },
     };

@@ -78,6 +78,7 @@ pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
             Err(e) => {
                 out.failed.push(TickerReport {
                     error: Some(e.to_string()),
+                    failure: Some("store"),
                     ..TickerReport::new(symbol.clone(), Status::Failed)
                 });
                 continue;

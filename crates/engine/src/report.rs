@@ -18,6 +18,8 @@ pub enum Status {
     NotFound,
     /// A request failed after its retries were spent, or the store refused the data.
     Failed,
+    /// Stopped by a cancel (Ctrl-C) before its last request; what was committed stays.
+    Interrupted,
 }
 
 impl Status {
@@ -41,6 +43,9 @@ pub struct TickerReport {
     pub first: Option<Date>,
     pub last: Option<Date>,
     pub error: Option<String>,
+    /// What kind of failure `error` is, as a stable label for grouping: `not_found`, `throttled`,
+    /// `out_of_window`, `transient`, `malformed`, `unauthorized`, `store` or `interrupted`.
+    pub failure: Option<&'static str>,
     /// Fetched bars that broke a validation rule (kept flagged or dropped, per `--invalid-bars`).
     pub invalid_bars: u64,
     /// A split newer than the stored history was seen: the history was fetched again and replaced.
@@ -61,6 +66,7 @@ impl TickerReport {
             first: None,
             last: None,
             error: None,
+            failure: None,
             invalid_bars: 0,
             adjusted: false,
             warnings: Vec::new(),
@@ -76,12 +82,15 @@ pub struct Totals {
     pub up_to_date: usize,
     pub not_found: usize,
     pub failed: usize,
+    /// Tickers stopped by a cancel before their last request.
+    pub interrupted_tickers: usize,
     pub rows: u64,
     pub requests: u64,
     pub retries: u64,
     pub invalid_bars: u64,
     pub adjusted: usize,
-    /// Wall-clock time the provider spent in throttling cool-downs (every task waits during one).
+    /// Wall-clock time the provider spent in throttling cool-downs during the run (every task
+    /// waits during one); never more than `elapsed_secs`.
     pub throttled_secs: f64,
     pub elapsed_secs: f64,
     /// The run was stopped (Ctrl-C) before every ticker was done.
@@ -96,7 +105,8 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    /// Builds the totals from the per-ticker reports.
+    /// Builds the totals from the per-ticker reports. Throttled time counts only within the run:
+    /// it is clipped to `elapsed`.
     pub fn new(
         tickers: Vec<TickerReport>,
         throttled: Duration,
@@ -105,7 +115,7 @@ impl RunReport {
     ) -> RunReport {
         let mut t = Totals {
             tickers: tickers.len(),
-            throttled_secs: throttled.as_secs_f64(),
+            throttled_secs: throttled.min(elapsed).as_secs_f64(),
             elapsed_secs: elapsed.as_secs_f64(),
             interrupted,
             ..Totals::default()
@@ -116,6 +126,7 @@ impl RunReport {
                 Status::UpToDate => t.up_to_date += 1,
                 Status::NotFound => t.not_found += 1,
                 Status::Failed => t.failed += 1,
+                Status::Interrupted => t.interrupted_tickers += 1,
             }
             t.rows += r.rows;
             t.requests += u64::from(r.requests);

@@ -181,8 +181,9 @@ impl<P: Provider> Engine<P> {
         }
         // Whatever never started because of a cancel.
         for plan in queue {
-            let mut report = base_report(&plan, Status::Failed);
+            let mut report = base_report(&plan, Status::Interrupted);
             report.error = Some("interrupted before any request was sent".to_owned());
+            report.failure = Some("interrupted");
             reporter.on_event(&Event::TickerDone { report: &report });
             reports.push(report);
         }
@@ -277,10 +278,11 @@ pub(crate) enum Stop {
 
 impl Stop {
     fn record(self, report: &mut TickerReport) {
-        let (status, error) = match self {
+        let (status, error, failure) = match self {
             Stop::Cancelled => (
-                Status::Failed,
+                Status::Interrupted,
                 "interrupted; the next run resumes from what was saved".to_owned(),
+                "interrupted",
             ),
             Stop::Failed(e) => {
                 let status = if matches!(e.kind, ErrorKind::NotFound { .. }) {
@@ -288,12 +290,13 @@ impl Stop {
                 } else {
                     Status::Failed
                 };
-                (status, e.to_string())
+                (status, e.to_string(), e.kind.label())
             }
-            Stop::Store(msg) => (Status::Failed, msg),
+            Stop::Store(msg) => (Status::Failed, msg, "store"),
         };
         report.status = status;
         report.error = Some(error);
+        report.failure = Some(failure);
     }
 }
 
@@ -323,10 +326,22 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
                 attempt,
             });
             report.requests += 1;
-            tokio::select! {
+            let sent = tokio::time::Instant::now();
+            let result = tokio::select! {
                 r = sh.provider.fetch(req) => r,
                 () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
-            }
+            };
+            sh.reporter.on_event(&Event::Answered {
+                symbol: &req.symbol,
+                range: req.range,
+                attempt,
+                outcome: match &result {
+                    Ok(answer) => Ok(answer.bars.len()),
+                    Err(e) => Err(e.kind.label()),
+                },
+                latency: sent.elapsed(),
+            });
+            result
         };
         let err = match result {
             Ok(answer) => {

@@ -1,5 +1,6 @@
 //! `backfill` / `backfill run` and `backfill plan` / `--dry-run`.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -11,8 +12,8 @@ use backfill_provider::yahoo::{YahooConfig, YahooProvider};
 use backfill_store::{Store, StoreOptions};
 use serde::Serialize;
 
-use crate::exit::ExitStatus;
-use crate::printer::{self, Mode, Progress};
+use crate::exit::{ExitStatus, UsageError};
+use crate::printer::{self, Mode, Out, Progress, plural};
 use crate::settings::Settings;
 
 /// Opens the store named in the settings (a directory or a URL), with a message that says which
@@ -27,10 +28,57 @@ pub fn open_store(settings: &Settings, read_only: bool) -> Result<Arc<Store>> {
     };
     match Store::open_location(&location, &options) {
         Ok(store) => Ok(Arc::new(store)),
-        Err(e) if e.is_usage() => Err(anyhow::anyhow!(crate::exit::UsageError(e.to_string()))),
+        Err(e) if e.is_usage() => Err(anyhow::anyhow!(UsageError(e.to_string()))),
         Err(e) => {
             Err(anyhow::Error::new(e).context(format!("cannot open the store at `{location}`")))
         }
+    }
+}
+
+/// The store as the user should see it: an absolute path for a directory, else the URL.
+pub fn shown_store(settings: &Settings) -> String {
+    if is_local(settings) && !settings.store.to_string_lossy().starts_with("file://") {
+        std::path::absolute(&settings.store)
+            .unwrap_or_else(|_| settings.store.clone())
+            .display()
+            .to_string()
+    } else {
+        settings.store.display().to_string()
+    }
+}
+
+/// Whether the store is a local directory (not an object-storage URL).
+fn is_local(settings: &Settings) -> bool {
+    let s = settings.store.to_string_lossy();
+    !s.contains("://") || s.starts_with("file://")
+}
+
+/// Opens an existing store to read it (`check`): creates nothing, removes nothing, and works on a
+/// read-only directory. A local store that does not exist is a usage error: it is far more
+/// likely a typo than an empty store.
+pub fn open_store_read_only(settings: &Settings) -> Result<Arc<Store>> {
+    let root = &settings.store;
+    let s = root.to_string_lossy();
+    let local = Path::new(s.strip_prefix("file://").unwrap_or(&s));
+    if is_local(settings) && !local.is_dir() {
+        let what = if local.exists() {
+            "is not a directory"
+        } else {
+            "does not exist"
+        };
+        return Err(UsageError(format!(
+            "the store `{}` {what}\n\nhint: check the path given with `--store` (or `BACKFILL_STORE`); a first `backfill` run creates the store",
+            root.display()
+        ))
+        .into());
+    }
+    open_store(settings, true)
+}
+
+/// Prints the settings' own warnings (a clipped window, …) once.
+pub fn print_setting_warnings(settings: &Settings, out: Out) {
+    for w in &settings.warnings {
+        out.warn(w);
     }
 }
 
@@ -118,7 +166,15 @@ fn estimate_secs(requests: usize, rate: Option<f64>) -> f64 {
 }
 
 /// `backfill plan` and `--dry-run`: prints what would be fetched, sends nothing.
-pub async fn plan(settings: &Settings, json: bool) -> Result<ExitStatus> {
+pub async fn plan(settings: &Settings, out: Out, json: bool) -> Result<ExitStatus> {
+    print_setting_warnings(settings, out);
+    if is_local(settings) && !settings.store.exists() {
+        // Nothing stored yet: everything is missing. Planning must not create the store.
+        out.note(&format!(
+            "note: the store `{}` does not exist yet; a run creates it",
+            settings.store.display()
+        ));
+    }
     let store = open_store(settings, true)?;
     let provider = yahoo(settings)?;
     let prepared = plan_all(settings, &store, &provider).await?;
@@ -161,7 +217,8 @@ pub async fn plan(settings: &Settings, json: bool) -> Result<ExitStatus> {
         printer::stdout(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
     } else {
         use std::fmt::Write as _;
-        let mut out = String::new();
+        let mut text = String::new();
+        let out = &mut text;
         for p in &prepared.plans {
             let window = match (p.first, p.last) {
                 (Some(a), Some(b)) => format!("{a}..{b}"),
@@ -169,12 +226,12 @@ pub async fn plan(settings: &Settings, json: bool) -> Result<ExitStatus> {
             };
             let _ = writeln!(
                 out,
-                "{} ({}, {window}): {} of {} session(s) missing, {} request(s)",
+                "{} ({}, {window}): {} of {} missing, {}",
                 p.symbol,
                 p.exchange,
                 p.missing,
-                p.sessions,
-                p.requests.len()
+                plural(p.sessions as u64, "session", "sessions"),
+                plural(p.requests.len() as u64, "request", "requests")
             );
             for r in &p.requests {
                 let prov = if r.provisional_from.is_some() {
@@ -184,10 +241,10 @@ pub async fn plan(settings: &Settings, json: bool) -> Result<ExitStatus> {
                 };
                 let _ = writeln!(
                     out,
-                    "  {} .. {}  {} session(s){prov}",
+                    "  {} .. {}  {}{prov}",
                     r.range.start(),
                     r.range.end(),
-                    r.sessions
+                    plural(r.sessions as u64, "session", "sessions")
                 );
             }
             for w in &p.warnings {
@@ -207,10 +264,16 @@ pub async fn plan(settings: &Settings, json: bool) -> Result<ExitStatus> {
             .map_or_else(|| "no rate limit".to_owned(), |r| format!("{r} requests/s"));
         let _ = writeln!(
             out,
-            "\n{} ticker(s), {requests} request(s); at {rate} that takes at least {est:.1}s, plus latency and retries",
-            prepared.plans.len() + prepared.failed.len()
+            "\n{}, {}; at {rate} that takes at least {est:.1}s, plus latency and retries",
+            plural(
+                (prepared.plans.len() + prepared.failed.len()) as u64,
+                "ticker",
+                "tickers"
+            ),
+            plural(requests as u64, "request", "requests"),
         );
-        printer::stdout(&out)?;
+        let _ = writeln!(out, "store: {}", settings.store.display());
+        printer::stdout(&text)?;
     }
     Ok(if prepared.failed.is_empty() {
         ExitStatus::Success
@@ -224,8 +287,7 @@ pub async fn execute<P: Provider>(
     settings: &Settings,
     store: Arc<Store>,
     provider: P,
-    mode: Mode,
-    verbose: u8,
+    out: Out,
     json: bool,
 ) -> Result<(RunReport, ExitStatus)> {
     let prepared = plan_all(settings, &store, &provider).await?;
@@ -239,8 +301,9 @@ pub async fn execute<P: Provider>(
         seed: None,
         invalid_bars: settings.invalid_bars,
     };
+    let store_shown = shown_store(settings);
     let engine = Engine::new(Arc::new(provider), store, config);
-    let mut progress = Progress::new(mode, verbose);
+    let mut progress = Progress::new(out);
     progress.start(
         prepared.plans.iter().filter(|p| !p.is_up_to_date()).count() as u64
             + prepared.failed.len() as u64,
@@ -249,13 +312,9 @@ pub async fn execute<P: Provider>(
 
     let cancel = Cancel::new();
     let on_signal = cancel.clone();
-    let signal_mode = mode;
     let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
-            printer::warn(
-                signal_mode,
-                "interrupted: finishing in-flight commits; no new request is sent",
-            );
+            out.warn("interrupted: finishing in-flight commits; no new request is sent");
             on_signal.cancel();
         }
     });
@@ -267,8 +326,8 @@ pub async fn execute<P: Provider>(
 
     if json {
         printer::stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
-    } else if mode != Mode::Quiet {
-        printer::stdout(&printer::summary_table(&report))?;
+    } else if out.mode != Mode::Quiet {
+        printer::stdout(&printer::summary_table(&report, &store_shown, out.paint))?;
     }
     let status = if report.totals.interrupted {
         ExitStatus::Interrupted
@@ -281,9 +340,10 @@ pub async fn execute<P: Provider>(
 }
 
 /// `backfill` / `backfill run`.
-pub async fn run(settings: &Settings, mode: Mode, verbose: u8, json: bool) -> Result<ExitStatus> {
+pub async fn run(settings: &Settings, out: Out, json: bool) -> Result<ExitStatus> {
+    print_setting_warnings(settings, out);
     let store = open_store(settings, false)?;
     let provider = yahoo(settings)?;
-    let (_, status) = execute(settings, store, provider, mode, verbose, json).await?;
+    let (_, status) = execute(settings, store, provider, out, json).await?;
     Ok(status)
 }

@@ -2,12 +2,12 @@
 
 use anyhow::Result;
 use backfill_calendar::{Calendar, Exchange};
-use backfill_domain::jiff::civil::Date;
 use serde::Serialize;
 
+use crate::args::SessionsArgs;
 use crate::exit::{ExitStatus, UsageError};
 use crate::printer;
-use crate::settings::Settings;
+use crate::settings::load_config;
 
 #[derive(Serialize)]
 struct SessionJson {
@@ -22,27 +22,17 @@ struct SessionJson {
     early_close: bool,
 }
 
-fn date(flag: &str, s: &str) -> Result<Date> {
-    s.parse::<Date>().map_err(|_| {
-        UsageError(format!(
-            "`--{flag} {s}` is not a date\n\nhint: write dates as YYYY-MM-DD"
+pub fn sessions(args: &SessionsArgs) -> Result<ExitStatus> {
+    let ex = Exchange::parse(&args.exchange).map_err(|e| UsageError(e.to_string()))?;
+    let (from, to, json) = (args.from, args.to, args.json);
+    if from > to {
+        return Err(UsageError(format!(
+            "`--from {from}` is after `--to {to}`\n\nhint: swap them"
         ))
-        .into()
-    })
-}
-
-pub fn sessions(
-    exchange: &str,
-    from: &str,
-    to: &str,
-    json: bool,
-    settings: Option<&Settings>,
-) -> Result<ExitStatus> {
-    let ex = Exchange::parse(exchange).map_err(|e| UsageError(e.to_string()))?;
-    let (from, to) = (date("from", from)?, date("to", to)?);
-    let closures = settings
-        .and_then(|s| s.closures.get(&ex).cloned())
-        .unwrap_or_default();
+        .into());
+    }
+    let (config, _) = load_config(args.config.as_deref())?;
+    let closures = config.closures.get(&ex).cloned().unwrap_or_default();
     let cal = Calendar::new(ex).with_closures(closures);
     let list = cal.sessions(from, to);
     let rfc = |t: backfill_domain::jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();

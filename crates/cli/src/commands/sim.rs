@@ -4,49 +4,36 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use backfill_domain::jiff::Timestamp;
 use backfill_sim::{SimConfig, SimServer};
 
 use crate::args::SimArgs;
-use crate::exit::{ExitStatus, UsageError};
+use crate::exit::ExitStatus;
 use crate::printer;
 
-pub fn config(args: &SimArgs) -> Result<SimConfig> {
-    for (flag, v) in [("fail-rate", args.fail_rate), ("bad-bars", args.bad_bars)] {
-        if !(0.0..=1.0).contains(&v) {
-            return Err(UsageError(format!("`--{flag} {v}` must be between 0 and 1")).into());
-        }
-    }
-    let now =
-        match &args.clock {
-            Some(s) => Some(s.parse::<Timestamp>().map_err(|e| {
-                UsageError(format!("`--clock {s}` is not an RFC 3339 instant: {e}"))
-            })?),
-            None => None,
-        };
+pub fn config(args: &SimArgs) -> SimConfig {
     let mut config = SimConfig {
         seed: args.seed,
         latency: Duration::from_millis(args.latency_ms),
         jitter: Duration::from_millis(args.jitter_ms),
-        rate: (args.rate > 0.0).then_some(args.rate),
+        rate: args.rate.and_then(crate::values::Rate::per_second),
         retry_after: args.retry_after,
         fail_rate: args.fail_rate,
-        max_conns: args.max_conns,
+        max_conns: args.max_conns.map(|n| n as usize),
         require_crumb: args.require_crumb,
         bad_bars: args.bad_bars,
         bad_symbols: args.bad_symbols.clone(),
         live_row: args.live_row,
-        now,
+        now: args.clock,
         ..SimConfig::default()
     };
     if !args.unknown_prefixes.is_empty() {
         config.unknown_prefixes.clone_from(&args.unknown_prefixes);
     }
-    Ok(config)
+    config
 }
 
 pub async fn sim(args: &SimArgs) -> Result<ExitStatus> {
-    let config = config(args)?;
+    let config = config(args);
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
     let server = SimServer::start(config, addr).await.with_context(|| {
         format!("cannot listen on {addr}\n\nhint: pick another `--port`, or 0 for any free port")

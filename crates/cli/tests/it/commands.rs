@@ -9,22 +9,22 @@ use crate::harness::{Env, describe, portfolio, stdout_json};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_counts_missing_sessions_against_the_calendar() {
     let env = Env::start(SimConfig::default()).await;
-    let base = [
-        "--tickers",
-        "MSFT,OCDO.L",
-        "--end",
-        "2024-07-05",
-        "--rate",
-        "0",
-    ];
+    let select = ["--tickers", "MSFT,OCDO.L", "--end", "2024-07-05"];
     let out = env
-        .run(&[&base[..], &["--days", "20", "-q"]].concat())
+        .run(&[&select[..], &["--rate", "0", "--days", "20", "-q"]].concat())
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 
     // The same window: nothing missing; --strict passes.
     let out = env
-        .run(&[&base[..], &["check", "--days", "20", "--json", "--strict"]].concat())
+        .run(
+            &[
+                &["check"][..],
+                &select[..],
+                &["--days", "20", "--json", "--strict"],
+            ]
+            .concat(),
+        )
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc = stdout_json(&out);
@@ -47,12 +47,21 @@ async fn check_counts_missing_sessions_against_the_calendar() {
 
     // A wider window: exactly the 10 older sessions are missing, and --strict fails.
     let out = env
-        .run(&[&base[..], &["check", "--days", "30", "--json", "--strict"]].concat())
+        .run(
+            &[
+                &["check"][..],
+                &select[..],
+                &["--days", "30", "--json", "--strict"],
+            ]
+            .concat(),
+        )
         .await;
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     for t in stdout_json(&out)["tickers"].as_array().unwrap() {
         assert_eq!(t["missing"], 10, "{t}");
-        assert_eq!(t["missing_dates"].as_array().unwrap().len(), 10, "{t}");
+        let holes = t["holes"].as_array().unwrap();
+        assert_eq!(holes.len(), 1, "one run of 10 older sessions: {t}");
+        assert_eq!(holes[0]["sessions"], 10, "{t}");
     }
     assert_eq!(env.sim.stats().chart_requests, 2, "check sends no request");
 }
@@ -70,7 +79,9 @@ async fn plan_shows_the_requests_and_sends_none() {
         "--rate",
         "4",
     ];
-    let out = env.run(&[&base[..], &["plan", "--json"]].concat()).await;
+    let out = env
+        .run(&[&["plan"][..], &base[..], &["--json"]].concat())
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc = stdout_json(&out);
     assert_eq!(doc["totals"]["requests"], 3);
@@ -83,7 +94,7 @@ async fn plan_shows_the_requests_and_sends_none() {
     // --dry-run is the same.
     let out = env.run(&[&base[..], &["--dry-run"]].concat()).await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("3 request(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 tickers, 3 requests"));
     assert_eq!(env.sim.stats().requests_total, 0);
 }
 

@@ -43,17 +43,16 @@ impl Env {
         self.dir.path().join("store")
     }
 
-    /// The binary, in the temp dir (so no `backfill.toml` is picked up), against this simulator.
+    /// The binary, in the temp dir (so no `backfill.toml` is picked up), against this simulator
+    /// and this store (through their environment variables, which only the subcommands that
+    /// take `--store` and `--yahoo-url` read).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_backfill"));
         cmd.current_dir(self.dir.path())
-            .env_remove("BACKFILL_STORE")
             .env_remove("BACKFILL_CONFIG")
-            .env_remove("BACKFILL_YAHOO_URL")
-            .arg("--store")
-            .arg(self.store_dir())
-            .arg("--yahoo-url")
-            .arg(self.sim.url())
+            .env_remove("NO_COLOR")
+            .env("BACKFILL_STORE", self.store_dir())
+            .env("BACKFILL_YAHOO_URL", self.sim.url())
             .args(args);
         cmd
     }

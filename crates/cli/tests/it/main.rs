@@ -6,3 +6,5 @@ mod harness;
 mod intraday;
 mod objstore;
 mod runs;
+mod snapshots;
+mod user_table;

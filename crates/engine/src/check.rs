@@ -1,0 +1,319 @@
+//! What the store holds for each series, against the exchange calendar: the computation behind
+//! `backfill check` (and anything else that shows it, such as a dashboard). Reads only.
+//!
+//! A series is checked over a window of sessions: by default its whole stored span (the first
+//! stored session to the latest closed one), or the window given. Every session in it is
+//! *stored* (a bar is there), *no data* (the provider answered without a bar) or *missing*
+//! (never answered: a run would ask for it). Sessions after the latest closed one are never in the
+//! window, so a session that has not happened is never missing. Missing sessions are listed in
+//! full, as ranges of consecutive sessions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use backfill_calendar::Exchange;
+use backfill_domain::jiff::civil::Date;
+use backfill_domain::jiff::{SignedDuration, Timestamp};
+use backfill_domain::{Interval, Symbol, TimeRange};
+use backfill_store::{Flagged, Store, StoreError};
+use serde::Serialize;
+
+use crate::calendar_for;
+use crate::plan::{WindowSpec, is_covered, window_sessions};
+
+/// What to check.
+#[derive(Debug, Clone)]
+pub struct CheckInput<'a> {
+    pub tickers: &'a [Symbol],
+    pub interval: Interval,
+    /// The window to check; `None`: each series' whole stored span, and for a series with nothing
+    /// stored, `default_days` sessions ending at the latest closed one.
+    pub window: Option<WindowSpec>,
+    pub default_days: usize,
+    pub now: Timestamp,
+    pub closures: &'a BTreeMap<Exchange, Vec<Date>>,
+}
+
+/// Consecutive missing sessions, first and last inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Hole {
+    pub first: Date,
+    pub last: Date,
+    /// Sessions in the hole.
+    pub sessions: usize,
+}
+
+/// One series, checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesCheck {
+    pub symbol: Symbol,
+    pub exchange: String,
+    pub currency: Option<String>,
+    pub instrument_type: Option<String>,
+    /// Rows stored for this interval, over all time.
+    pub rows: u64,
+    /// First and last stored session dates, over all time.
+    pub first: Option<Date>,
+    pub last: Option<Date>,
+    /// The checked window's first and last session dates.
+    pub window_first: Option<Date>,
+    pub window_last: Option<Date>,
+    /// Sessions in the window (from the first trade date, when known).
+    pub sessions: usize,
+    /// Sessions in the window with a stored bar.
+    pub stored: usize,
+    /// Sessions never fetched: a run would ask for them.
+    pub missing: usize,
+    /// Sessions the provider answered without a bar (halts, gaps in its history).
+    pub no_data: usize,
+    /// Every missing session, as ranges of consecutive sessions.
+    pub holes: Vec<Hole>,
+    /// When this series was last fetched.
+    pub last_fetched: Option<Timestamp>,
+    /// Fetched bars that failed validation (kept as sent, or dropped), with the rule each broke.
+    pub invalid_bars: usize,
+    pub flagged: Vec<Flagged>,
+    /// The series could not be checked (a damaged file): why. The counts above are then zero.
+    pub error: Option<String>,
+    /// Its partition files that cannot be read, each with the reason (when `error` is set).
+    pub damaged: Vec<Problem>,
+}
+
+/// A file or directory in the store that does not belong there.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub reason: String,
+}
+
+/// The whole check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub interval: Interval,
+    pub tickers: Vec<SeriesCheck>,
+    pub problems: Vec<Problem>,
+}
+
+impl CheckReport {
+    /// Whether any session is missing, any series could not be checked, or any file is damaged.
+    pub fn has_gaps_or_damage(&self) -> bool {
+        !self.problems.is_empty()
+            || self
+                .tickers
+                .iter()
+                .any(|t| t.missing > 0 || t.error.is_some())
+    }
+}
+
+/// Checks every ticker of `input` (the caller lists the store's series when it wants them all).
+/// A series that cannot be read is reported with its error; the others are still checked.
+///
+/// # Errors
+/// Only when the store cannot be scanned for damaged files at all.
+pub fn check(store: &Store, input: &CheckInput<'_>) -> Result<CheckReport, StoreError> {
+    let tickers = input
+        .tickers
+        .iter()
+        .map(|s| {
+            check_series(store, input, s).unwrap_or_else(|e| SeriesCheck {
+                error: Some(e.to_string()),
+                damaged: store
+                    .damaged(s, input.interval)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|p| Problem {
+                        path: p.path.display().to_string(),
+                        reason: p.reason,
+                    })
+                    .collect(),
+                ..SeriesCheck::empty(s.clone())
+            })
+        })
+        .collect();
+    let problems = store
+        .problems()?
+        .into_iter()
+        .map(|p| Problem {
+            path: p.path.display().to_string(),
+            reason: p.reason,
+        })
+        .collect();
+    Ok(CheckReport {
+        interval: input.interval,
+        tickers,
+        problems,
+    })
+}
+
+impl SeriesCheck {
+    fn empty(symbol: Symbol) -> SeriesCheck {
+        SeriesCheck {
+            symbol,
+            exchange: String::new(),
+            currency: None,
+            instrument_type: None,
+            rows: 0,
+            first: None,
+            last: None,
+            window_first: None,
+            window_last: None,
+            sessions: 0,
+            stored: 0,
+            missing: 0,
+            no_data: 0,
+            holes: Vec::new(),
+            last_fetched: None,
+            invalid_bars: 0,
+            flagged: Vec::new(),
+            error: None,
+            damaged: Vec::new(),
+        }
+    }
+}
+
+/// Groups sorted missing session dates into holes of consecutive sessions (consecutive in the
+/// window's session list, so weekends and holidays do not split a hole).
+fn holes(flags: &[(Date, bool)]) -> Vec<Hole> {
+    let mut out: Vec<Hole> = Vec::new();
+    let mut open = false;
+    for &(date, missing) in flags {
+        if !missing {
+            open = false;
+            continue;
+        }
+        match out.last_mut() {
+            Some(h) if open => {
+                h.last = date;
+                h.sessions += 1;
+            }
+            _ => out.push(Hole {
+                first: date,
+                last: date,
+                sessions: 1,
+            }),
+        }
+        open = true;
+    }
+    out
+}
+
+/// Checks one series.
+///
+/// # Errors
+/// A file of the series (bars, ledger, meta, flags) cannot be read.
+pub fn check_series(
+    store: &Store,
+    input: &CheckInput<'_>,
+    symbol: &Symbol,
+) -> Result<SeriesCheck, StoreError> {
+    let meta = store.read_meta(symbol)?;
+    let ledger = store.ledger(symbol, input.interval)?;
+    let summary = store.summary(symbol, input.interval)?;
+    let flagged = store.flagged(symbol, input.interval)?;
+    let (calendar, _) = calendar_for(symbol, meta.as_ref(), input.closures);
+    let spec = input.window.unwrap_or(match &summary {
+        Some(s) => WindowSpec {
+            start: Some(s.first_date),
+            end: None,
+            days: input.default_days,
+        },
+        None => WindowSpec {
+            start: None,
+            end: None,
+            days: input.default_days,
+        },
+    });
+    let mut sessions = window_sessions(&calendar, spec, input.now, false);
+    // A session still in progress is not missing yet.
+    sessions.retain(|x| x.close <= input.now);
+    if let Some(ft) = meta.as_ref().and_then(|m| m.first_trade) {
+        let first_trade = ft.to_zoned_datetime(calendar.timezone().clone()).date();
+        sessions.retain(|x| x.date >= first_trade);
+    }
+    let stored_dates: BTreeSet<Date> = match (sessions.first(), sessions.last()) {
+        (Some(a), Some(b)) => match TimeRange::new(
+            // A day of margin before the first open: some providers stamp daily bars at local midnight.
+            a.open - SignedDuration::from_hours(24),
+            b.close,
+        ) {
+            Some(r) => store
+                .read_bars(symbol, input.interval, Some(r))?
+                .into_iter()
+                .map(|b| b.date)
+                .collect(),
+            None => BTreeSet::new(),
+        },
+        _ => BTreeSet::new(),
+    };
+    let answered = ledger.answered();
+    let (mut stored, mut missing, mut no_data) = (0, 0, 0);
+    let mut flags = Vec::with_capacity(sessions.len());
+    for sess in &sessions {
+        let is_missing = if stored_dates.contains(&sess.date) {
+            stored += 1;
+            false
+        } else if is_covered(&answered, sess) {
+            no_data += 1;
+            false
+        } else {
+            missing += 1;
+            true
+        };
+        flags.push((sess.date, is_missing));
+    }
+    Ok(SeriesCheck {
+        symbol: symbol.clone(),
+        exchange: calendar.exchange().code().to_owned(),
+        currency: meta.as_ref().and_then(|m| m.currency.clone()),
+        instrument_type: meta.as_ref().and_then(|m| m.instrument_type.clone()),
+        rows: summary.as_ref().map_or(0, |x| x.rows),
+        first: summary.as_ref().map(|x| x.first_date),
+        last: summary.as_ref().map(|x| x.last_date),
+        window_first: sessions.first().map(|x| x.date),
+        window_last: sessions.last().map(|x| x.date),
+        sessions: sessions.len(),
+        stored,
+        missing,
+        no_data,
+        holes: holes(&flags),
+        last_fetched: ledger.last_fetched(),
+        invalid_bars: flagged.len(),
+        flagged,
+        error: None,
+        damaged: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holes_are_runs_of_missing_sessions() {
+        let d = |n: i8| Date::constant(2024, 1, n);
+        let flags = [
+            (d(2), true),
+            (d(3), true),
+            (d(4), false),
+            (d(5), true),
+            (d(8), true),
+            (d(9), true),
+            (d(10), false),
+        ];
+        assert_eq!(
+            holes(&flags),
+            [
+                Hole {
+                    first: d(2),
+                    last: d(3),
+                    sessions: 2
+                },
+                Hole {
+                    first: d(5),
+                    last: d(9),
+                    sessions: 3
+                },
+            ]
+        );
+        assert!(holes(&[(d(2), false)]).is_empty());
+    }
+}
