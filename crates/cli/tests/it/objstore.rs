@@ -32,10 +32,10 @@ fn seaweed(bucket: &str) -> Option<SeaweedFs> {
 fn command(sim: &Env, url: &str, env: &[(&'static str, String)], args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_backfill"));
     cmd.current_dir(sim.dir.path())
-        .env_remove("BACKFILL_STORE")
         .env_remove("BACKFILL_CONFIG")
+        .env("BACKFILL_STORE", url)
+        .env("BACKFILL_YAHOO_URL", sim.sim.url())
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .args(["--store", url, "--yahoo-url", &sim.sim.url()])
         .args(args);
     cmd
 }
@@ -311,14 +311,22 @@ async fn a_deleted_or_quarantined_file_is_fetched_again_by_a_plain_run() {
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc = stdout_json(&out);
-    assert_eq!(doc["tickers"].as_array().unwrap().len(), 2, "{doc}");
-    assert_eq!(doc["damaged"][0]["symbol"], "MSFT", "{doc}");
+    // Every ticker is listed; MSFT carries its error and its damaged file, the others are checked.
+    let rows = doc["tickers"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{doc}");
+    let msft_row = rows.iter().find(|t| t["symbol"] == "MSFT").unwrap();
+    assert!(msft_row["error"].is_string(), "{doc}");
     assert!(
-        doc["damaged"][0]["files"][0]["path"]
+        msft_row["damaged"][0]["path"]
             .as_str()
             .unwrap()
-            .ends_with("MSFT/all.parquet")
+            .ends_with("MSFT/all.parquet"),
+        "{doc}"
     );
+    for t in rows.iter().filter(|t| t["symbol"] != "MSFT") {
+        assert!(t["error"].is_null(), "{t}");
+        assert_eq!(t["missing"], 0, "{t}");
+    }
     // Quarantine MSFT's file and delete AIR.PA's: a plain run fetches exactly those two again.
     let q = env.store_dir().join("_meta/quarantine");
     std::fs::create_dir_all(&q).unwrap();
