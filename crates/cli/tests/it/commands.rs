@@ -147,6 +147,23 @@ async fn ctrl_c_saves_what_was_done_exits_130_and_the_rerun_resumes() {
     assert_eq!(out.status.code(), Some(130), "{}", describe(&out));
     let doc = stdout_json(&out);
     assert_eq!(doc["totals"]["interrupted"], true);
+    // Every ticker not finished is `interrupted`, not `failed`, and counted as such.
+    let statuses: Vec<&str> = doc["tickers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| matches!(*s, "saved" | "interrupted")),
+        "{statuses:?}"
+    );
+    let stopped = statuses.iter().filter(|s| **s == "interrupted").count();
+    assert!(stopped > 0, "{statuses:?}");
+    assert_eq!(doc["totals"]["interrupted_tickers"], stopped);
+    assert_eq!(doc["totals"]["failed"], 0);
     let saved = doc["totals"]["saved"].as_u64().unwrap();
     assert!(
         saved > 0 && saved < 40,
