@@ -68,7 +68,7 @@ pub async fn check(
 }
 
 /// The run that fetches every missing session: the tickers with holes, from the first hole on.
-fn fetch_command(doc: &CheckReport) -> Option<String> {
+fn fetch_command(doc: &CheckReport, settings: &Settings) -> Option<String> {
     let with_holes: Vec<&str> = doc
         .tickers
         .iter()
@@ -86,8 +86,13 @@ fn fetch_command(doc: &CheckReport) -> Option<String> {
     } else {
         format!(" --interval {}", doc.interval)
     };
+    let store = if settings.store == std::path::Path::new(crate::settings::DEFAULT_STORE) {
+        String::new()
+    } else {
+        format!(" --store {}", settings.store.display())
+    };
     Some(format!(
-        "`backfill --tickers {} --start {first}{interval}`",
+        "`backfill --tickers {} --start {first}{interval}{store}`",
         with_holes.join(",")
     ))
 }
@@ -219,7 +224,7 @@ fn table(doc: &CheckReport, settings: &Settings, paint: Paint) -> String {
             String::new()
         }
     );
-    if let Some(cmd) = fetch_command(doc) {
+    if let Some(cmd) = fetch_command(doc, settings) {
         let _ = writeln!(out, "to fetch only what is missing: {cmd}");
     }
     out
