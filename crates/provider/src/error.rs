@@ -55,9 +55,13 @@ pub enum ErrorKind {
     /// An answer that cannot be used as data (bad JSON, HTML, wrong granularity, inconsistent arrays).
     #[error("unusable answer from the provider ({detail})")]
     Malformed { detail: String },
-    /// Refused even after one fresh cookie and crumb (HTTP 401).
-    #[error("not authorised by the provider after refreshing the cookie and crumb ({detail})")]
+    /// The provider refused our credentials (Yahoo: HTTP 401 even after a fresh cookie and crumb;
+    /// Tiingo and Alpaca: a wrong key, or a plan without this data).
+    #[error("not authorised by the provider ({detail})")]
     Unauthorized { detail: String },
+    /// The provider does not serve what was asked (an interval it has no bars at).
+    #[error("not served by this provider ({detail})")]
+    Unsupported { detail: String },
 }
 
 impl ErrorKind {
@@ -69,7 +73,8 @@ impl ErrorKind {
             ErrorKind::NotFound { .. }
             | ErrorKind::OutOfWindow { .. }
             | ErrorKind::Malformed { .. }
-            | ErrorKind::Unauthorized { .. } => false,
+            | ErrorKind::Unauthorized { .. }
+            | ErrorKind::Unsupported { .. } => false,
         }
     }
 
@@ -90,6 +95,7 @@ impl ErrorKind {
             ErrorKind::Transient { .. } => "transient",
             ErrorKind::Malformed { .. } => "malformed",
             ErrorKind::Unauthorized { .. } => "unauthorized",
+            ErrorKind::Unsupported { .. } => "unsupported",
         }
     }
 }
@@ -103,6 +109,24 @@ pub enum ProviderError {
         "invalid provider base URL `{url}` ({reason}); hint: use e.g. `https://query2.finance.yahoo.com`"
     )]
     BadBaseUrl { url: String, reason: String },
+    /// The provider needs an API key and none was given.
+    #[error(
+        "no API key for {provider}; hint: set `{vars}` in the environment (or the matching key in \
+         backfill.toml)"
+    )]
+    MissingKey {
+        provider: &'static str,
+        vars: &'static str,
+    },
+    /// The key cannot be sent in an HTTP header (control characters, non-ASCII).
+    #[error(
+        "the API key for {provider} holds characters an HTTP header cannot carry; hint: copy the key \
+         again into `{vars}`"
+    )]
+    BadKey {
+        provider: &'static str,
+        vars: &'static str,
+    },
     /// The HTTP client could not be built (TLS roots, invalid User-Agent, …).
     #[error("cannot build the HTTP client")]
     Client {

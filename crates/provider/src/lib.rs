@@ -30,7 +30,8 @@
 //! | `OutOfWindow` | HTTP 422: intraday window past the lookback or too wide | no |
 //! | `Transient` | 5xx, reset, timeout, truncated body, "Will be right back" outage page | **yes** |
 //! | `Malformed` | unparseable JSON, HTML, wrong `dataGranularity`, mismatched arrays | no |
-//! | `Unauthorized` | HTTP 401 even after a fresh cookie and crumb | no |
+//! | `Unauthorized` | HTTP 401 even after a fresh cookie and crumb (Tiingo/Alpaca: a wrong key) | no |
+//! | `Unsupported` | an interval the provider has no bars at | no |
 //!
 //! # Yahoo specifics
 //!
@@ -44,13 +45,18 @@ use std::future::Future;
 
 use backfill_domain::{Action, Bar, Interval, Symbol, SymbolMeta, TimeRange};
 
+mod adjust;
 pub mod conformance;
 mod error;
 pub mod fake;
+mod http;
 pub mod retry;
+mod secret;
+pub mod tiingo;
 pub mod yahoo;
 
 pub use error::{ErrorKind, FetchError, ProviderError};
+pub use secret::{REDACTED, Secret};
 
 /// One fetch: the bars and actions of `symbol` at `interval` over the half-open `range`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

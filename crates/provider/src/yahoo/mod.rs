@@ -32,8 +32,10 @@ use jiff::SignedDuration;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 
+use crate::http::{Raw, read};
 use crate::{Answer, ErrorKind, FetchError, FetchRequest, Provider, ProviderError, Window};
 
+pub use crate::http::parse_retry_after;
 pub use parse::parse_chart;
 
 /// The default API host (the one yfinance and yahooquery use).
@@ -53,7 +55,7 @@ const ACCEPT: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;
 const ACCEPT_LANGUAGE: &str = "en-US,en;q=0.5";
 
 /// Everything outside `[A-Za-z0-9._-]` is percent-encoded in the symbol path segment (spec §5.10).
-const SYMBOL_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'.').remove(b'_').remove(b'-');
+pub(crate) const SYMBOL_SET: &AsciiSet = &NON_ALPHANUMERIC.remove(b'.').remove(b'_').remove(b'-');
 
 /// How to reach Yahoo.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,14 +119,6 @@ impl std::fmt::Debug for Crumb {
     }
 }
 
-/// A response read to the end.
-struct Raw {
-    status: u16,
-    content_type: Option<String>,
-    retry_after: Option<Duration>,
-    body: Vec<u8>,
-}
-
 impl YahooProvider {
     /// Builds the client. Installs rustls' `ring` crypto provider as the process default first if no
     /// provider is installed yet (reqwest needs one).
@@ -134,17 +128,7 @@ impl YahooProvider {
     /// [`ProviderError::Client`] when the HTTP client cannot be built (e.g. an invalid User-Agent).
     pub fn new(config: YahooConfig) -> Result<YahooProvider, ProviderError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let base = config.base_url.trim().trim_end_matches('/').to_owned();
-        let url = reqwest::Url::parse(&base).map_err(|e| ProviderError::BadBaseUrl {
-            url: config.base_url.clone(),
-            reason: e.to_string(),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err(ProviderError::BadBaseUrl {
-                url: config.base_url.clone(),
-                reason: "expected an http:// or https:// URL with a host".into(),
-            });
-        }
+        let base = crate::http::base_url(&config.base_url)?;
         let (cookie_url, crumb_urls) = if base == DEFAULT_BASE_URL {
             (
                 DEFAULT_COOKIE_URL.to_owned(),
@@ -310,74 +294,6 @@ impl YahooProvider {
         }
         Ok(text)
     }
-}
-
-/// Sends a request and reads the whole body; network failures are [`ErrorKind::Transient`].
-async fn read(builder: reqwest::RequestBuilder) -> Result<Raw, ErrorKind> {
-    let resp = builder
-        .send()
-        .await
-        .map_err(|e| transport("sending the request", e))?;
-    let status = resp.status().as_u16();
-    let headers = resp.headers();
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let retry_after = headers
-        .get(header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, jiff::Timestamp::now()));
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| transport(&format!("reading the HTTP {status} body"), e))?;
-    Ok(Raw {
-        status,
-        content_type,
-        retry_after,
-        body: body.to_vec(),
-    })
-}
-
-/// A transport failure, described without the URL (it may carry the crumb).
-fn transport(doing: &str, e: reqwest::Error) -> ErrorKind {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the body was cut off or unreadable"
-    } else {
-        "the connection failed"
-    };
-    let mut detail = format!("{what} while {doing}");
-    let e = e.without_url();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-    while let Some(s) = source {
-        detail.push_str(": ");
-        detail.push_str(&s.to_string());
-        source = s.source();
-    }
-    ErrorKind::Transient { detail }
-}
-
-/// Parses `Retry-After`: delta-seconds or an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`), relative to `now`.
-/// A date in the past means "now" (zero).
-pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(value)
-        .ok()?;
-    let wait = at.duration_since(now);
-    Some(if wait.is_negative() {
-        Duration::ZERO
-    } else {
-        wait.unsigned_abs()
-    })
 }
 
 /// The chart URL for `req` against `base`: `{base}/v8/finance/chart/{symbol}?period1=…&period2=…&interval=…

@@ -12,6 +12,7 @@ mod fixtures;
 mod parse;
 mod script;
 mod sim;
+mod tiingo;
 
 use backfill_domain::{Interval, Symbol, TimeRange};
 use backfill_provider::FetchRequest;
