@@ -46,6 +46,7 @@ use std::future::Future;
 use backfill_domain::{Action, Bar, Interval, Symbol, SymbolMeta, TimeRange};
 
 mod adjust;
+pub mod alpaca;
 pub mod conformance;
 mod error;
 pub mod fake;

@@ -37,6 +37,8 @@
 //! | `GET /v8/finance/chart/{SYMBOL}?period1&period2&interval&events[&range][&crumb]` | Yahoo's chart body; 404 [`NOT_FOUND_BODY`] for unknown symbols; 422 for intraday windows past Yahoo's limits; 400 JSON chart error for bad parameters; 401 [`INVALID_CRUMB_BODY`] when a crumb is required and missing or stale; 429 `Too Many Requests` (text/plain, `Retry-After` when configured) above the rate |
 //! | `GET /` (stands for `fc.yahoo.com`) | 404 HTML that sets the `A3` cookie |
 //! | `GET /v1/test/getcrumb` | the 11-character crumb for the `A3` cookie (text/plain), 401 without one |
+//! | `GET /tiingo/daily/{TICKER}/prices?startDate[&endDate]` | Tiingo's end-of-day rows ([`tiingo`]); 401 without the key, 404 for unknown tickers, 429 "hourly request allocation" past [`SimConfig::tiingo_per_hour`] |
+//! | `GET /v2/stocks/bars?symbols&timeframe&start&end&adjustment&limit&page_token`, `GET /v1/corporate-actions?symbols&types&start` | Alpaca's bars and corporate actions ([`alpaca`]), paged; 403 without the keys, 400 `invalid symbol` for unknown symbols, 429 past [`SimConfig::alpaca_per_minute`] |
 //! | `GET /_stats`, `POST /_reset` | [`Stats`] as JSON; zero them |
 //! | `GET`/`POST /_clock?now=<epoch seconds>` | read or fix the clock |
 //! | `POST /_crumb/rotate` | invalidate every crumb handed out so far |
@@ -47,12 +49,16 @@
 //! before `now` (the session in progress is a partial bar). No trailing "live" row is appended
 //! unless [`SimConfig::live_row`] is set.
 
+pub mod alpaca;
 mod faults;
 mod market;
 mod model;
+mod quota;
+mod routes;
 pub mod s3;
 mod series;
 mod server;
+pub mod tiingo;
 mod yahoo;
 
 pub use market::{DIVIDEND_FACTOR, Market};

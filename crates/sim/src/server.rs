@@ -61,6 +61,19 @@ pub struct SimConfig {
     /// Appends Yahoo's trailing live row after `period2` when `period2` is before the clock and
     /// today's session has opened; see [`Market::live_row`].
     pub live_row: bool,
+    /// The Tiingo token `/tiingo/…` requests must carry (`Authorization: Token …`); `None` accepts
+    /// any non-empty token.
+    pub tiingo_key: Option<String>,
+    /// Tiingo requests allowed per clock hour of the quota clock (see [`SimServer::quota_now`]);
+    /// above it the answer is Tiingo's 429 "hourly request allocation". `None`: no quota.
+    pub tiingo_per_hour: Option<u32>,
+    /// The Alpaca key id and secret `/v2/…` and `/v1/corporate-actions` requests must carry;
+    /// `None` accepts any non-empty pair.
+    pub alpaca_keys: Option<(String, String)>,
+    /// Alpaca requests allowed per clock minute of the quota clock; above it a 429. `None`: no quota.
+    pub alpaca_per_minute: Option<u32>,
+    /// The most bars on one Alpaca page, below what the request's `limit` asks (to exercise paging).
+    pub alpaca_page_cap: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -79,6 +92,11 @@ impl Default for SimConfig {
             bad_bars: 0.0,
             bad_symbols: Vec::new(),
             live_row: false,
+            tiingo_key: None,
+            tiingo_per_hour: None,
+            alpaca_keys: None,
+            alpaca_per_minute: None,
+            alpaca_page_cap: None,
         }
     }
 }
@@ -103,13 +121,13 @@ pub struct Stats {
 /// GCRA with a burst of one: a request is allowed when it arrives at or after the theoretical
 /// arrival time, which then moves one emission interval past it.
 #[derive(Debug)]
-struct Gcra {
+pub(crate) struct Gcra {
     interval: Duration,
     tat: Option<tokio::time::Instant>,
 }
 
 impl Gcra {
-    fn allow(&mut self, now: tokio::time::Instant) -> bool {
+    pub(crate) fn allow(&mut self, now: tokio::time::Instant) -> bool {
         if self.tat.is_some_and(|tat| now < tat) {
             return false;
         }
@@ -127,23 +145,24 @@ struct Crumbs {
 }
 
 #[derive(Debug)]
-struct State {
-    config: SimConfig,
-    market: Market,
+pub(crate) struct State {
+    pub(crate) config: SimConfig,
+    pub(crate) market: Market,
     clock: Mutex<Option<Timestamp>>,
-    stats: Mutex<Stats>,
+    pub(crate) stats: Mutex<Stats>,
     in_flight: AtomicU64,
-    draws: AtomicU64,
-    limiter: Mutex<Option<Gcra>>,
+    pub(crate) draws: AtomicU64,
+    pub(crate) limiter: Mutex<Option<Gcra>>,
     crumbs: Mutex<Crumbs>,
+    pub(crate) quotas: crate::quota::Quotas,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl State {
-    fn now(&self) -> Timestamp {
+    pub(crate) fn now(&self) -> Timestamp {
         lock(&self.clock).unwrap_or_else(Timestamp::now)
     }
 
@@ -247,9 +266,13 @@ impl Body for SimBody {
     }
 }
 
-type Answer = Result<Response<SimBody>, std::io::Error>;
+pub(crate) type Answer = Result<Response<SimBody>, std::io::Error>;
 
-fn respond(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Response<SimBody> {
+pub(crate) fn respond(
+    status: u16,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<SimBody> {
     let mut r = Response::new(SimBody::full(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut()
@@ -257,8 +280,8 @@ fn respond(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> R
     r
 }
 
-const JSON: &str = "application/json;charset=utf-8";
-const TEXT: &str = "text/plain;charset=utf-8";
+pub(crate) const JSON: &str = "application/json;charset=utf-8";
+pub(crate) const TEXT: &str = "text/plain;charset=utf-8";
 const HTML: &str = "text/html;charset=utf-8";
 
 /// A running simulator. Dropping it without [`SimServer::shutdown`] leaves the accept loop running
@@ -295,6 +318,7 @@ impl SimServer {
             draws: AtomicU64::new(0),
             limiter: Mutex::new(limiter),
             crumbs: Mutex::new(Crumbs::default()),
+            quotas: crate::quota::Quotas::new(config.tiingo_per_hour, config.alpaca_per_minute),
             config,
         });
         let (stop, stop_rx) = watch::channel(false);
@@ -343,6 +367,14 @@ impl SimServer {
     /// Fixes the server's clock at `now`.
     pub fn set_now(&self, now: Timestamp) {
         *lock(&self.state.clock) = Some(now);
+    }
+
+    /// The quota clock: the wall clock at start (whole seconds) plus the tokio time elapsed since,
+    /// so that a paused test clock moves it. Tiingo's hourly and Alpaca's per-minute quotas count
+    /// requests per clock hour and minute of this clock, and Tiingo and Alpaca answers carry it
+    /// in their `Date` header.
+    pub fn quota_now(&self) -> Timestamp {
+        self.state.quotas.now()
     }
 
     /// Invalidates every crumb handed out so far (cookies stay valid; a new crumb must be fetched).
@@ -405,7 +437,7 @@ impl Drop for InFlight<'_> {
 }
 
 /// Decoded query parameters (later duplicates win).
-fn query_map(query: Option<&str>) -> BTreeMap<String, String> {
+pub(crate) fn query_map(query: Option<&str>) -> BTreeMap<String, String> {
     query
         .unwrap_or("")
         .split('&')
@@ -457,6 +489,9 @@ async fn serve(
     chart_symbol: Option<&str>,
     req: &Request<Incoming>,
 ) -> Answer {
+    if let Some(route) = crate::routes::Route::of(path) {
+        return crate::routes::serve(state, route, req).await;
+    }
     let is_crumb = path == "/v1/test/getcrumb";
     if chart_symbol.is_none() && !is_crumb {
         if path == "/" {
@@ -507,7 +542,7 @@ async fn serve(
 }
 
 /// Replaces a good answer by one of the failure kinds.
-fn inject(kind: u8, ok: Response<SimBody>) -> Answer {
+pub(crate) fn inject(kind: u8, ok: Response<SimBody>) -> Answer {
     match kind {
         0 => Ok(respond(
             500,

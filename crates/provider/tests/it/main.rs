@@ -6,10 +6,12 @@
     reason = "prices must round-trip bit-exactly from the recorded JSON and the simulator"
 )]
 
+mod alpaca;
 mod classify;
 mod fake;
 mod fixtures;
 mod parse;
+mod providers_sim;
 mod script;
 mod sim;
 mod tiingo;

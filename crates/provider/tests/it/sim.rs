@@ -255,7 +255,7 @@ async fn fifty_concurrent_401s_cause_one_crumb_fetch() {
 
 /// The symbols of the acceptance run: US equities and share classes, European and Asian listings,
 /// indices, FX, crypto and funds.
-const FORTY: [&str; 40] = [
+pub const FORTY: [&str; 40] = [
     "AAPL", "MSFT", "GOOGL", "AMZN", "META", "NVDA", "TSLA", "JPM", "V", "JNJ", "WMT", "PG", "XOM",
     "KO", "PEP", "DIS", "CSCO", "INTC", "BRK-B", "BF-B", "AIR.PA", "MC.PA", "OCDO.L", "HSBA.L",
     "SAP.DE", "SIE.DE", "7203.T", "BHP.AX", "RY.TO", "^GSPC", "^DJI", "^IXIC", "^FTSE", "EURUSD=X",
