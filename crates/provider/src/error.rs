@@ -55,6 +55,13 @@ pub enum ErrorKind {
     /// An answer that cannot be used as data (bad JSON, HTML, wrong granularity, inconsistent arrays).
     #[error("unusable answer from the provider ({detail})")]
     Malformed { detail: String },
+    /// A 404 that is not the provider's own not-found answer (an HTML page from a proxy, an empty
+    /// body, a mistyped base URL): the URL, not the symbol, is wrong.
+    #[error(
+        "the provider's URL answered {detail}, which is not the provider's answer for an unknown symbol; \
+         hint: check `--yahoo-url` (`BACKFILL_YAHOO_URL`) and any proxy in between; the symbol was not looked up"
+    )]
+    BadEndpoint { detail: String },
     /// The provider refused our credentials (Yahoo: HTTP 401 even after a fresh cookie and crumb;
     /// Tiingo and Alpaca: a wrong key, or a plan without this data).
     #[error("not authorised by the provider ({detail})")]
@@ -66,13 +73,14 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Whether another attempt can help: `Throttled` and `Transient` yes; `NotFound`, `OutOfWindow`,
-    /// `Malformed` and `Unauthorized` no. This is the one function that decides retryability.
+    /// `Malformed`, `BadEndpoint` and `Unauthorized` no. This is the one function that decides retryability.
     pub fn is_retryable(&self) -> bool {
         match self {
             ErrorKind::Throttled { .. } | ErrorKind::Transient { .. } => true,
             ErrorKind::NotFound { .. }
             | ErrorKind::OutOfWindow { .. }
             | ErrorKind::Malformed { .. }
+            | ErrorKind::BadEndpoint { .. }
             | ErrorKind::Unauthorized { .. }
             | ErrorKind::Unsupported { .. } => false,
         }
@@ -94,6 +102,7 @@ impl ErrorKind {
             ErrorKind::OutOfWindow { .. } => "out_of_window",
             ErrorKind::Transient { .. } => "transient",
             ErrorKind::Malformed { .. } => "malformed",
+            ErrorKind::BadEndpoint { .. } => "bad_endpoint",
             ErrorKind::Unauthorized { .. } => "unauthorized",
             ErrorKind::Unsupported { .. } => "unsupported",
         }
@@ -207,6 +216,7 @@ mod tests {
             ErrorKind::OutOfWindow { detail: "x".into() },
             ErrorKind::Transient { detail: "x".into() },
             ErrorKind::Malformed { detail: "x".into() },
+            ErrorKind::BadEndpoint { detail: "x".into() },
             ErrorKind::Unauthorized { detail: "x".into() },
         ];
         for k in kinds {
@@ -254,6 +264,13 @@ mod tests {
                 },
                 false,
                 "malformed",
+            ),
+            (
+                ErrorKind::BadEndpoint {
+                    detail: String::new(),
+                },
+                false,
+                "bad_endpoint",
             ),
             (
                 ErrorKind::Unauthorized {

@@ -22,8 +22,10 @@ const SHORT_BODY: usize = 512;
 ///
 /// - 429 or a short body saying "Too Many Requests" → [`ErrorKind::Throttled`] (no `retry_after`: the
 ///   caller adds the `Retry-After` header);
-/// - 401 → [`ErrorKind::Unauthorized`]; 404, `chart.error.code = "Not Found"`, the dead-symbol shell
-///   (no timestamps, `currency` and `firstTradeDate` null) and a missing `result` → [`ErrorKind::NotFound`];
+/// - 401 → [`ErrorKind::Unauthorized`]; `chart.error.code = "Not Found"` (Yahoo's 404 body), the
+///   dead-symbol shell (no timestamps, `currency` and `firstTradeDate` null) and a missing `result` →
+///   [`ErrorKind::NotFound`]; any other 404 (HTML, plain text, an empty body, JSON without a chart
+///   error) → [`ErrorKind::BadEndpoint`];
 /// - 422 → [`ErrorKind::OutOfWindow`];
 /// - 5xx, 408, an empty body, a body cut off mid-JSON and the "Will be right back" page → [`ErrorKind::Transient`];
 /// - other HTML, invalid JSON, a `dataGranularity` other than the request's, arrays whose lengths differ
@@ -109,6 +111,20 @@ struct Meta {
     regular_market_time: LenientI64,
     exchange_timezone_name: Option<String>,
     data_granularity: Option<String>,
+    current_trading_period: Option<TradingPeriods>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TradingPeriods {
+    regular: Option<TradingPeriod>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TradingPeriod {
+    start: LenientI64,
+    end: LenientI64,
 }
 
 #[derive(Deserialize, Default)]
@@ -275,8 +291,20 @@ fn classify(status: u16, content_type: Option<&str>, body: &[u8]) -> Result<Enve
             });
         }
         404 => {
-            return Err(ErrorKind::NotFound {
-                detail: described(format!("HTTP {status}")),
+            // Only Yahoo's JSON error object says the symbol is unknown; any other 404 comes from
+            // something between us and the chart endpoint, or from a wrong URL.
+            return Err(match json_error() {
+                Some(err) => api_error(status, &err),
+                None => ErrorKind::BadEndpoint {
+                    detail: format!(
+                        "HTTP {status}{}",
+                        if trimmed.is_empty() {
+                            " with an empty body".to_owned()
+                        } else {
+                            kind_of_body(content_type, trimmed)
+                        }
+                    ),
+                },
             });
         }
         422 => {
@@ -421,6 +449,11 @@ fn build_answer(result: ChartResult, req: &FetchRequest) -> Result<Answer, Error
         .as_deref()
         .and_then(|name| TimeZone::get(name).ok())
         .unwrap_or(TimeZone::UTC);
+    let instant = |s: LenientI64| s.0.and_then(|s| Timestamp::from_second(s).ok());
+    let (regular_open, regular_close) = match m.current_trading_period.and_then(|p| p.regular) {
+        Some(p) => (instant(p.start), instant(p.end)),
+        None => (None, None),
+    };
     let meta = SymbolMeta {
         symbol: Some(req.symbol.clone()),
         currency: m.currency,
@@ -436,6 +469,8 @@ fn build_answer(result: ChartResult, req: &FetchRequest) -> Result<Answer, Error
             .regular_market_time
             .0
             .and_then(|s| Timestamp::from_second(s).ok()),
+        regular_open,
+        regular_close,
     };
 
     let indicators = result.indicators.unwrap_or_default();

@@ -322,3 +322,48 @@ async fn failures_never_say_delisted() {
         assert!(!err.to_string().contains("delisted"), "{err}");
     }
 }
+
+#[tokio::test]
+async fn a_404_without_yahoos_answer_is_a_url_error_not_a_missing_symbol() {
+    let replies: Vec<fn() -> Reply> = vec![
+        || {
+            Reply::http(
+                "404 Not Found",
+                &[("Content-Type", "text/html")],
+                b"<html><body><h1>404 Not Found</h1><hr>nginx</body></html>",
+            )
+        },
+        || Reply::http("404 Not Found", &[], b""),
+        || Reply::text("404 Not Found", "Not Found"),
+    ];
+    for r in replies {
+        let err = one(r).await.unwrap_err();
+        assert_eq!(err.kind.label(), "bad_endpoint", "{err}");
+        let text = err.to_string();
+        assert!(!text.contains("delisted"), "{text}");
+        assert!(text.contains("hint: check `--yahoo-url`"), "{text}");
+        assert!(!err.is_retryable());
+    }
+}
+
+#[tokio::test]
+async fn a_mistyped_base_path_against_the_simulator_is_a_url_error() {
+    let sim = backfill_sim::SimServer::start(
+        backfill_sim::SimConfig::default(),
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap();
+    // The simulator answers its own unknown paths with a plain-text 404.
+    let err = client(&format!("{}/v7", sim.url()))
+        .fetch(&btc())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind.label(), "bad_endpoint", "{err}");
+    // The right base with an unknown symbol is Yahoo's JSON 404: not found.
+    let err = client(&sim.url())
+        .fetch(&req("ZZNOPE", Interval::D1, 1_577_836_800, 1_578_009_600))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind.label(), "not_found", "{err}");
+}

@@ -313,7 +313,15 @@ fn classification_before_parsing() {
             detail: "HTTP 401: Invalid Crumb".into()
         }
     );
-    assert_eq!(p(404, text, "").label(), "not_found");
+    assert_eq!(p(404, text, "").label(), "bad_endpoint");
+    assert_eq!(
+        p(404, Some("text/html"), "<html>nginx</html>").label(),
+        "bad_endpoint"
+    );
+    assert_eq!(
+        p(404, JSON, r#"{"detail":"no route"}"#).label(),
+        "bad_endpoint"
+    );
     assert_eq!(p(400, JSON, r#"{"chart":{"result":null,"error":{"code":"Bad Request","description":"Invalid input"}}}"#).label(), "malformed");
     assert_eq!(
         p(200, JSON, r#"{"chart":{"result":[],"error":null}}"#).label(),
