@@ -145,6 +145,9 @@ pub struct Calendar {
     exchange: Exchange,
     tz: TimeZone,
     extra_closures: BTreeSet<Date>,
+    /// Regular hours (local open, close) of a venue without built-in rules
+    /// ([`Calendar::weekdays_in`]); `None` for the built-in calendars.
+    hours: Option<(Time, Time)>,
 }
 
 impl Calendar {
@@ -156,7 +159,28 @@ impl Calendar {
             exchange,
             tz,
             extra_closures: BTreeSet::new(),
+            hours: None,
         }
+    }
+
+    /// The calendar of a venue with no built-in rules, as far as a provider's metadata describes
+    /// it: every weekday is a session, in the zone `tz`, from `open` to `close` local time (equal
+    /// times mean the whole local day). There are no holidays but the closures added with
+    /// [`Calendar::with_closures`], e.g. days the provider answered empty. Its
+    /// [`exchange`](Calendar::exchange) is [`Exchange::Weekdays`].
+    pub fn weekdays_in(tz: TimeZone, open: Time, close: Time) -> Calendar {
+        Calendar {
+            exchange: Exchange::Weekdays,
+            tz,
+            extra_closures: BTreeSet::new(),
+            hours: Some((open, close)),
+        }
+    }
+
+    /// Whether the holidays of this calendar come only from closures added at run time (true for
+    /// [`Calendar::weekdays_in`]): an empty answer for one of its sessions may mean a closure.
+    pub fn learns_closures(&self) -> bool {
+        self.hours.is_some()
     }
 
     /// Adds one-off closures (e.g. from the config file) on top of the built-in rules.
@@ -205,7 +229,10 @@ impl Calendar {
         if !self.is_session(date) {
             return None;
         }
-        let hours = rules::hours(self.exchange, date);
+        let hours = match self.hours {
+            Some((open, close)) => rules::Hours::new(open, close),
+            None => rules::hours(self.exchange, date),
+        };
         let at = |t: Time| self.instant(date, t);
         // Some calendars (24/7, 24/5) close at midnight, i.e. on the next date.
         let close = if hours.close <= hours.open {
@@ -308,4 +335,38 @@ impl Calendar {
 /// True on Saturday and Sunday.
 pub(crate) fn is_weekend(w: Weekday) -> bool {
     matches!(w, Weekday::Saturday | Weekday::Sunday)
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::{date, time};
+
+    use super::*;
+
+    #[test]
+    fn a_venue_from_metadata_trades_weekdays_in_its_own_zone() {
+        let tz = TimeZone::get("Pacific/Auckland").unwrap();
+        let cal = Calendar::weekdays_in(tz, time(10, 0, 0, 0), time(16, 45, 0, 0))
+            .with_closures([date(2025, 2, 6)]);
+        assert!(cal.learns_closures() && !Calendar::new(Exchange::Xnys).learns_closures());
+        // Monday 2025-02-03 10:00 NZDT is Sunday 21:00 UTC.
+        let s = cal.session(date(2025, 2, 3)).unwrap();
+        assert_eq!(s.open, "2025-02-02T21:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(
+            s.close,
+            "2025-02-03T03:45:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(!cal.is_session(date(2025, 2, 6)), "a learned closure");
+        assert!(!cal.is_session(date(2025, 2, 8)), "Saturday");
+        let dates: Vec<Date> = cal
+            .sessions(date(2025, 2, 3), date(2025, 2, 9))
+            .iter()
+            .map(|s| s.date)
+            .collect();
+        assert_eq!(dates.len(), 4);
+        // Equal open and close: the whole local day.
+        let day = Calendar::weekdays_in(TimeZone::UTC, Time::midnight(), Time::midnight());
+        let s = day.session(date(2025, 2, 3)).unwrap();
+        assert_eq!(s.close.duration_since(s.open).as_hours(), 24);
+    }
 }

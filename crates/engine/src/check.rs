@@ -2,9 +2,11 @@
 //! `backfill check` (and anything else that shows it, such as a dashboard). Reads only.
 //!
 //! A series is checked over a window of sessions: by default its whole stored span (the first
-//! stored session to the latest closed one), or the window given. Every session in it is
-//! *stored* (a bar is there), *no data* (the provider answered without a bar) or *missing*
-//! (never answered: a run would ask for it). Sessions after the latest closed one are never in the
+//! stored session to the latest closed one), or the window given, one unit at a time (a session,
+//! or a week or month for `1wk`/`1mo`), by the rule the planner uses ([`crate::coverage`]).
+//! Every unit in it is *stored* (a bar is there), *no data* (the provider answered without a
+//! bar), *not available* (never answered, and older than the provider keeps: intraday lookback)
+//! or *missing* (never answered: a run would ask for it). Sessions after the latest closed one are never in the
 //! window, so a session that has not happened is never missing. Missing sessions are listed in
 //! full, as ranges of consecutive sessions.
 
@@ -17,8 +19,11 @@ use backfill_domain::{Interval, Symbol, TimeRange};
 use backfill_store::{Flagged, Store, StoreError};
 use serde::Serialize;
 
+use backfill_provider::Window;
+
 use crate::calendar_for;
-use crate::plan::{WindowSpec, is_covered, window_sessions};
+use crate::coverage::{Coverage, coverage, earliest, units};
+use crate::plan::{WindowSpec, window_sessions};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -31,6 +36,8 @@ pub struct CheckInput<'a> {
     pub default_days: usize,
     pub now: Timestamp,
     pub closures: &'a BTreeMap<Exchange, Vec<Date>>,
+    /// The provider's limits for `interval`: sessions older than it keeps are not available.
+    pub provider_window: Window,
 }
 
 /// Consecutive missing sessions, first and last inclusive.
@@ -65,6 +72,8 @@ pub struct SeriesCheck {
     pub missing: usize,
     /// Sessions the provider answered without a bar (halts, gaps in its history).
     pub no_data: usize,
+    /// Sessions never fetched that the provider no longer serves (intraday lookback): not missing.
+    pub not_available: usize,
     /// Every missing session, as ranges of consecutive sessions.
     pub holes: Vec<Hole>,
     /// When this series was last fetched.
@@ -160,6 +169,7 @@ impl SeriesCheck {
             stored: 0,
             missing: 0,
             no_data: 0,
+            not_available: 0,
             holes: Vec::new(),
             last_fetched: None,
             invalid_bars: 0,
@@ -209,7 +219,7 @@ pub fn check_series(
     let ledger = store.ledger(symbol, input.interval)?;
     let summary = store.summary(symbol, input.interval)?;
     let flagged = store.flagged(symbol, input.interval)?;
-    let (calendar, _) = calendar_for(symbol, meta.as_ref(), input.closures);
+    let calendar = calendar_for(store, symbol, meta.as_ref(), input.closures)?.calendar;
     let spec = input.window.unwrap_or(match &summary {
         Some(s) => WindowSpec {
             start: Some(s.first_date),
@@ -229,11 +239,13 @@ pub fn check_series(
         let first_trade = ft.to_zoned_datetime(calendar.timezone().clone()).date();
         sessions.retain(|x| x.date >= first_trade);
     }
-    let stored_dates: BTreeSet<Date> = match (sessions.first(), sessions.last()) {
+    let units = units(&calendar, input.interval, &sessions);
+    let stored_dates: BTreeSet<Date> = match (units.first(), units.last()) {
         (Some(a), Some(b)) => match TimeRange::new(
-            // A day of margin before the first open: some providers stamp daily bars at local midnight.
-            a.open - SignedDuration::from_hours(24),
-            b.close,
+            // A week of margin: some providers stamp daily bars at local midnight, and a period's
+            // bar at its first session as the provider's calendar has it.
+            a.open - SignedDuration::from_hours(24 * 7),
+            b.close + SignedDuration::from_hours(24 * 7),
         ) {
             Some(r) => store
                 .read_bars(symbol, input.interval, Some(r))?
@@ -245,20 +257,23 @@ pub fn check_series(
         _ => BTreeSet::new(),
     };
     let answered = ledger.answered();
-    let (mut stored, mut missing, mut no_data) = (0, 0, 0);
-    let mut flags = Vec::with_capacity(sessions.len());
-    for sess in &sessions {
-        let is_missing = if stored_dates.contains(&sess.date) {
+    let earliest = earliest(input.provider_window, input.now);
+    let (mut stored, mut missing, mut no_data, mut not_available) = (0, 0, 0, 0);
+    let mut flags = Vec::with_capacity(units.len());
+    for unit in &units {
+        let is_missing = if stored_dates.range(unit.first..=unit.last).next().is_some() {
             stored += 1;
             false
-        } else if is_covered(&answered, sess) {
-            no_data += 1;
-            false
         } else {
-            missing += 1;
-            true
+            let state = coverage(&answered, unit, earliest);
+            match state {
+                Coverage::Covered => no_data += 1,
+                Coverage::NotAvailable => not_available += 1,
+                Coverage::Missing => missing += 1,
+            }
+            state == Coverage::Missing
         };
-        flags.push((sess.date, is_missing));
+        flags.push((unit.first, is_missing));
     }
     Ok(SeriesCheck {
         symbol: symbol.clone(),
@@ -270,10 +285,11 @@ pub fn check_series(
         last: summary.as_ref().map(|x| x.last_date),
         window_first: sessions.first().map(|x| x.date),
         window_last: sessions.last().map(|x| x.date),
-        sessions: sessions.len(),
+        sessions: units.len(),
         stored,
         missing,
         no_data,
+        not_available,
         holes: holes(&flags),
         last_fetched: ledger.last_fetched(),
         invalid_bars: flagged.len(),

@@ -4,6 +4,8 @@
 //! - [`plan`]: pure gap planning ([`plan::plan_ticker`]) from the exchange calendar, the coverage
 //!   ledger and the provider's window limits; [`prepare`] runs it for a whole portfolio, reading the
 //!   store's ledgers and metadata in one batch.
+//! - [`coverage`]: the rule the planner and `check` share: what a unit of a window is (a session,
+//!   a week, a month) and whether it is covered, missing or no longer served.
 //! - [`limits`]: the layers every request passes: a GCRA [`limits::RateLimiter`] shared by all tasks
 //!   that slows the whole provider down on a 429, and an adaptive [`limits::Gate`] on requests in flight.
 //! - [`check`]: what the store holds per series against the calendar, with its holes (reads only).
@@ -13,6 +15,7 @@
 //! The engine knows nothing of terminals, flags or config files: the CLI builds its inputs.
 
 pub mod check;
+pub mod coverage;
 mod drift;
 pub mod events;
 pub mod limits;
@@ -23,6 +26,6 @@ mod run;
 pub mod validate;
 
 pub use events::{Event, Reporter, Silent};
-pub use prepare::{PrepareInput, Prepared, calendar_for, prepare};
+pub use prepare::{PrepareInput, Prepared, TickerCalendar, calendar_for, prepare};
 pub use report::{RunReport, Status, TickerReport, Totals};
 pub use run::{Cancel, Engine, RunConfig};

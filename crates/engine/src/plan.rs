@@ -7,14 +7,16 @@
 //! Rules:
 //! - The requested window is N sessions of the ticker's own exchange ending at `end` (or the
 //!   sessions from `start` to `end`). Sessions before the provider's first trade date are not wanted.
-//! - A session is covered when the ledger's answered ranges contain its regular hours
-//!   `[open, close)`, whatever the answer was (bars or none). Days with no session are never asked.
-//! - Each maximal run of uncovered sessions becomes one request spanning whole local days
+//! - The window is asked about one unit at a time: a session, or for `1wk`/`1mo` a calendar week
+//!   or month. A unit is covered, missing or not available by the rule `check` uses too
+//!   ([`crate::coverage`]). Days with no session are never asked.
+//! - Each maximal run of missing units becomes one request spanning whole local days
 //!   `[first 00:00, day after last 00:00)`, split greedily so that no request is wider than the
 //!   provider allows. Sessions older than the provider's lookback (minus a safety margin) are
 //!   clipped with a warning instead of being asked for and answered 422.
-//! - A request touching a session that has not closed yet at `now` is provisional: its coverage is
-//!   recorded as such and the next run asks again.
+//! - A request touching a unit that has not closed yet at `now` (a session in progress, the
+//!   current week or month) is provisional from that unit's open on: its coverage is recorded as
+//!   such and the next run asks again.
 
 use backfill_calendar::{Calendar, Session};
 use backfill_domain::jiff::civil::Date;
@@ -22,6 +24,8 @@ use backfill_domain::jiff::{SignedDuration, Timestamp};
 use backfill_domain::{Interval, RangeSet, Symbol, TimeRange};
 use backfill_provider::Window;
 use serde::Serialize;
+
+use crate::coverage::{Coverage, Unit, coverage, earliest, units, wanted_sessions};
 
 /// How the requested window of sessions is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,15 +53,21 @@ pub struct TickerInput<'a> {
     pub first_trade: Option<Date>,
     /// Ignore the ledger and ask for the whole window.
     pub no_gaps: bool,
+    /// Whether `calendar` is the venue's own. When it is a guess (a venue with no built-in
+    /// calendar, before the provider has named its zone), daily and coarser requests are widened
+    /// by a day before and two days after, so that every session of the window is inside whatever
+    /// the venue's zone, and everything is recorded as provisional: the next run plans again with
+    /// the venue's zone and hours.
+    pub zone_known: bool,
 }
 
 /// One request the run will send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PlannedRequest {
     pub range: TimeRange,
-    /// Sessions this request is meant to fill.
+    /// Units (sessions, weeks or months) this request is meant to fill.
     pub sessions: usize,
-    /// The range includes a session still open at planning time.
+    /// The range includes a unit not closed at planning time, from this instant on.
     pub provisional_from: Option<Timestamp>,
 }
 
@@ -72,9 +82,10 @@ pub struct TickerPlan {
     pub last: Option<Date>,
     /// Sessions in the requested window (after the first trade date).
     pub sessions: usize,
-    /// Sessions not yet covered by the ledger (reachable or not).
+    /// Units (sessions; weeks or months for `1wk`/`1mo`) not yet covered by the ledger
+    /// (reachable or not).
     pub missing: usize,
-    /// Missing sessions that lie outside the provider's lookback window and cannot be fetched.
+    /// Missing units that lie outside the provider's lookback window and cannot be fetched.
     pub unreachable: usize,
     pub requests: Vec<PlannedRequest>,
     /// Human-readable warnings (clipped ranges, unknown exchange).
@@ -85,21 +96,15 @@ pub struct TickerPlan {
     /// The oldest instant the provider still serves for this interval (with the safety margin).
     #[serde(skip)]
     pub earliest: Option<Timestamp>,
+    /// For a venue without a built-in calendar, the name its learned closures are kept under: a
+    /// daily answer without a bar for one of its closed sessions is recorded as a closure.
+    #[serde(skip)]
+    pub venue: Option<String>,
 }
 
 impl TickerPlan {
     pub fn is_up_to_date(&self) -> bool {
         self.requests.is_empty()
-    }
-}
-
-/// The safety margin kept from the provider's lookback edge: the provider measures "now" on its own
-/// clock, and a request that starts exactly at the edge may be refused by the time it arrives.
-fn lookback_margin(lookback: SignedDuration) -> SignedDuration {
-    if lookback > SignedDuration::from_hours(24 * 90) {
-        SignedDuration::from_hours(24)
-    } else {
-        SignedDuration::from_hours(1)
     }
 }
 
@@ -144,10 +149,9 @@ pub fn plan_ticker(
     now: Timestamp,
 ) -> TickerPlan {
     let cal = input.calendar;
-    let mut sessions = window_sessions(cal, spec, now, input.interval.is_intraday());
-    if let Some(first_trade) = input.first_trade {
-        sessions.retain(|s| s.date >= first_trade);
-    }
+    let sessions = wanted_sessions(cal, input.interval, spec, now, input.first_trade);
+    let units = units(cal, input.interval, &sessions);
+    let earliest = earliest(window, now);
     let mut plan = TickerPlan {
         symbol: input.symbol.clone(),
         interval: input.interval,
@@ -160,19 +164,27 @@ pub fn plan_ticker(
         requests: Vec::new(),
         warnings: Vec::new(),
         calendar: cal.clone(),
-        earliest: None,
+        earliest,
+        venue: None,
     };
-    let earliest = window.lookback.map(|lb| now - lb + lookback_margin(lb));
-    plan.earliest = earliest;
-    let missing: Vec<Session> = sessions
-        .into_iter()
-        .filter(|s| input.no_gaps || !is_covered_after(input.answered, s, earliest))
+    let state: Vec<Coverage> = units
+        .iter()
+        .map(|u| match coverage(input.answered, u, earliest) {
+            Coverage::Covered if input.no_gaps && earliest.is_some_and(|e| u.close <= e) => {
+                Coverage::NotAvailable
+            }
+            Coverage::Covered if input.no_gaps => Coverage::Missing,
+            c => c,
+        })
         .collect();
-    plan.missing = missing.len();
+    plan.missing = state.iter().filter(|c| **c != Coverage::Covered).count();
 
-    let (reachable, unreachable): (Vec<Session>, Vec<Session>) = missing
-        .into_iter()
-        .partition(|s| earliest.is_none_or(|e| s.close > e));
+    let unreachable: Vec<&Unit> = units
+        .iter()
+        .zip(&state)
+        .filter(|(_, c)| **c == Coverage::NotAvailable)
+        .map(|(u, _)| u)
+        .collect();
     if let (Some(first), Some(last), Some(e)) = (unreachable.first(), unreachable.last(), earliest)
     {
         plan.unreachable = unreachable.len();
@@ -180,55 +192,59 @@ pub fn plan_ticker(
             "{} {} session(s) from {} to {} are older than the provider keeps {} bars (before {}) and cannot be fetched",
             unreachable.len(),
             input.interval,
-            first.date,
-            last.date,
+            first.first,
+            last.last,
             input.interval,
             e.strftime("%Y-%m-%d %H:%M UTC"),
         ));
     }
 
-    for run in runs(cal, &reachable, input.no_gaps) {
-        chunk_run(cal, run, window.max_span, earliest, now, &mut plan.requests);
+    // Maximal runs of consecutive missing units (all of them with `--no-gaps`).
+    let mut run: Vec<Unit> = Vec::new();
+    for (u, c) in units.iter().zip(&state) {
+        match c {
+            Coverage::Missing => run.push(*u),
+            Coverage::Covered if !input.no_gaps => {
+                chunk_run(
+                    cal,
+                    &run,
+                    window.max_span,
+                    earliest,
+                    now,
+                    &mut plan.requests,
+                );
+                run.clear();
+            }
+            _ => {}
+        }
+    }
+    chunk_run(
+        cal,
+        &run,
+        window.max_span,
+        earliest,
+        now,
+        &mut plan.requests,
+    );
+    if !input.zone_known {
+        widen_unsure(&mut plan.requests, input.interval);
     }
     plan
 }
 
-/// Whether the ledger covers a session's regular hours.
-pub fn is_covered(answered: &RangeSet, s: &Session) -> bool {
-    is_covered_after(answered, s, None)
-}
-
-/// Whether the ledger covers the part of a session's regular hours the provider can still serve
-/// (from `earliest` on): a session straddling the lookback edge was fetched as far as possible.
-/// A session wholly before `earliest` counts as covered only if it was fetched in full earlier.
-fn is_covered_after(answered: &RangeSet, s: &Session, earliest: Option<Timestamp>) -> bool {
-    let from = match earliest {
-        Some(e) if e < s.close => s.open.max(e),
-        _ => s.open,
-    };
-    TimeRange::new(from, s.close).is_some_and(|span| answered.covers(&span))
-}
-
-/// Splits the sessions into maximal runs of consecutive sessions (consecutive in the calendar).
-fn runs<'s>(cal: &Calendar, sessions: &'s [Session], whole: bool) -> Vec<&'s [Session]> {
-    if whole {
-        return if sessions.is_empty() {
-            Vec::new()
-        } else {
-            vec![sessions]
-        };
-    }
-    let mut out = Vec::new();
-    let mut start = 0;
-    for i in 1..=sessions.len() {
-        let breaks = i == sessions.len()
-            || cal.next_session(sessions[i - 1].date).map(|n| n.date) != Some(sessions[i].date);
-        if breaks {
-            out.push(&sessions[start..i]);
-            start = i;
+/// Requests planned with a guessed calendar: daily and coarser ones grow by a day before and two
+/// after (a venue's local date differs from New York's by at most a day either way), and all
+/// are provisional, so nothing is recorded as final on a guess.
+fn widen_unsure(requests: &mut [PlannedRequest], interval: Interval) {
+    let day = SignedDuration::from_hours(24);
+    for r in requests {
+        if !interval.is_intraday()
+            && let Some(wide) = TimeRange::new(r.range.start() - day, r.range.end() + day * 2)
+        {
+            r.range = wide;
         }
+        r.provisional_from = Some(r.range.start());
     }
-    out
 }
 
 /// `[00:00, next 00:00)` of a session date in the exchange's zone.
@@ -248,7 +264,7 @@ pub(crate) fn day_bounds(cal: &Calendar, date: Date) -> (Timestamp, Timestamp) {
 
 fn chunk_run(
     cal: &Calendar,
-    run: &[Session],
+    run: &[Unit],
     max_span: Option<SignedDuration>,
     earliest: Option<Timestamp>,
     now: Timestamp,
@@ -256,14 +272,14 @@ fn chunk_run(
 ) {
     let mut i = 0;
     while i < run.len() {
-        let mut start = day_bounds(cal, run[i].date).0;
+        let mut start = day_bounds(cal, run[i].first).0;
         if let Some(e) = earliest {
             start = start.max(e);
         }
         let mut j = i;
-        let mut end = day_bounds(cal, run[j].date).1;
+        let mut end = day_bounds(cal, run[j].last).1;
         while j + 1 < run.len() {
-            let next_end = day_bounds(cal, run[j + 1].date).1;
+            let next_end = day_bounds(cal, run[j + 1].last).1;
             if max_span.is_some_and(|m| next_end.duration_since(start) > m) {
                 break;
             }
@@ -271,7 +287,7 @@ fn chunk_run(
             end = next_end;
         }
         if let Some(m) = max_span {
-            // A single session day wider than the limit (cannot happen for real limits of ≥ 1 day).
+            // A single unit wider than the limit (cannot happen for real limits of ≥ 1 day).
             if end.duration_since(start) > m {
                 end = start + m;
             }
@@ -326,6 +342,7 @@ mod tests {
             answered,
             first_trade: None,
             no_gaps: false,
+            zone_known: true,
         };
         plan_ticker(&input, spec, window, ts(now))
     }
@@ -477,6 +494,7 @@ mod tests {
             answered: &RangeSet::new(),
             first_trade: Some(date(2024, 7, 10)),
             no_gaps: false,
+            zone_known: true,
         };
         let p = plan_ticker(&input, spec, DAILY, ts("2024-07-13T00:00:00Z"));
         assert_eq!((p.sessions, p.first), (3, Some(date(2024, 7, 10))));
@@ -501,6 +519,7 @@ mod tests {
             answered: &all,
             first_trade: None,
             no_gaps: true,
+            zone_known: true,
         };
         let p = plan_ticker(&input, spec, DAILY, ts("2024-07-13T00:00:00Z"));
         assert_eq!(

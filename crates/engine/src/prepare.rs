@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 
 use backfill_calendar::{Calendar, Exchange, exchange_for_symbol, exchange_from_meta};
 use backfill_domain::jiff::Timestamp;
-use backfill_domain::jiff::civil::Date;
+use backfill_domain::jiff::civil::{Date, Time};
+use backfill_domain::jiff::tz::TimeZone;
 use backfill_domain::{Interval, Symbol, SymbolMeta};
 use backfill_provider::Window;
-use backfill_store::Store;
+use backfill_store::{Store, StoreError};
 
 use crate::plan::{TickerInput, TickerPlan, WindowSpec, plan_ticker};
 use crate::report::{Status, TickerReport};
@@ -40,27 +41,80 @@ impl Prepared {
     }
 }
 
-/// The calendar of a symbol: by its suffix first, then by what the provider said about it, else a
-/// weekday calendar with a warning. User closures are added on top.
+/// The calendar a ticker is planned and checked with, and what is known about it.
+#[derive(Debug, Clone)]
+pub struct TickerCalendar {
+    pub calendar: Calendar,
+    /// Whether the calendar is the venue's own (built in, or from the provider's zone and hours).
+    /// `false` before the provider has said anything about a venue with no built-in calendar:
+    /// the plan is then made conservatively (see [`TickerInput::zone_known`]).
+    pub zone_known: bool,
+    /// For a venue without a built-in calendar, the name its learned closures are kept under
+    /// (the provider's exchange code, else its zone).
+    pub venue: Option<String>,
+    /// A note for the report when the calendar is a guess.
+    pub warning: Option<String>,
+}
+
+/// The calendar of a symbol: by its suffix first, then by what the provider said about it; for a
+/// venue with no built-in calendar, weekdays in the zone and regular hours the provider reported,
+/// minus the closures learned so far ([`Store::learned_closures`]); before the provider has said
+/// anything, weekdays in New York, with `zone_known` false. User closures are added on top of
+/// built-in calendars.
+///
+/// # Errors
+/// The venue's learned closures cannot be read.
 pub fn calendar_for(
+    store: &Store,
     symbol: &Symbol,
     meta: Option<&SymbolMeta>,
     closures: &BTreeMap<Exchange, Vec<Date>>,
-) -> (Calendar, Option<String>) {
+) -> Result<TickerCalendar, StoreError> {
     let from_meta =
         || meta.and_then(|m| exchange_from_meta(m.exchange_name.as_deref(), m.timezone.as_deref()));
-    let (exchange, warning) = match exchange_for_symbol(symbol).or_else(from_meta) {
-        Some(e) => (e, None),
-        None => (
-            Exchange::Weekdays,
-            Some(format!(
-                "no exchange calendar is known for `{symbol}`; assuming every weekday is a session until the provider names its exchange"
-            )),
-        ),
-    };
-    let cal = Calendar::new(exchange)
-        .with_closures(closures.get(&exchange).into_iter().flatten().copied());
-    (cal, warning)
+    if let Some(exchange) = exchange_for_symbol(symbol).or_else(from_meta) {
+        let calendar = Calendar::new(exchange)
+            .with_closures(closures.get(&exchange).into_iter().flatten().copied());
+        return Ok(TickerCalendar {
+            calendar,
+            zone_known: true,
+            venue: None,
+            warning: None,
+        });
+    }
+    let zone = meta.and_then(|m| {
+        let name = m.timezone.as_deref()?;
+        Some((m, TimeZone::get(name).ok()?))
+    });
+    if let Some((m, tz)) = zone {
+        let local = |t: Option<Timestamp>| t.map(|t| t.to_zoned_datetime(tz.clone()).time());
+        // Unknown hours: the whole local day, so a session is covered only by whole days.
+        let (open, close) = match (local(m.regular_open), local(m.regular_close)) {
+            (Some(o), Some(c)) if o < c => (o, c),
+            _ => (Time::midnight(), Time::midnight()),
+        };
+        let venue = m
+            .exchange_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| m.timezone.clone())
+            .expect("the zone is known here");
+        let learned = store.learned_closures(&venue)?;
+        return Ok(TickerCalendar {
+            calendar: Calendar::weekdays_in(tz, open, close).with_closures(learned),
+            zone_known: true,
+            venue: Some(venue),
+            warning: None,
+        });
+    }
+    Ok(TickerCalendar {
+        calendar: Calendar::new(Exchange::Weekdays),
+        zone_known: false,
+        venue: None,
+        warning: Some(format!(
+            "no exchange calendar is known for `{symbol}` yet; this first run asks for whole days around the window and records them as provisional, and the next run plans with the zone and hours the provider reported"
+        )),
+    })
 }
 
 /// Reads every ticker's ledger and metadata and plans them all.
@@ -84,7 +138,17 @@ pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
                 continue;
             }
         };
-        let (calendar, warning) = calendar_for(symbol, meta.as_ref(), input.closures);
+        let found = match calendar_for(store, symbol, meta.as_ref(), input.closures) {
+            Ok(c) => c,
+            Err(e) => {
+                out.failed.push(TickerReport {
+                    error: Some(e.to_string()),
+                    ..TickerReport::new(symbol.clone(), Status::Failed)
+                });
+                continue;
+            }
+        };
+        let calendar = &found.calendar;
         let first_trade = meta
             .as_ref()
             .and_then(|m| m.first_trade)
@@ -93,13 +157,15 @@ pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
         let ticker = TickerInput {
             symbol,
             interval: input.interval,
-            calendar: &calendar,
+            calendar,
             answered: &answered,
             first_trade,
             no_gaps: input.no_gaps,
+            zone_known: found.zone_known,
         };
         let mut plan = plan_ticker(&ticker, input.spec, input.window, input.now);
-        plan.warnings.extend(warning);
+        plan.venue = found.venue;
+        plan.warnings.extend(found.warning);
         out.plans.push(plan);
     }
     out

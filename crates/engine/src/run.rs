@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::coverage::closed_sessions;
 use crate::drift;
 use crate::events::{Event, Reporter};
 use crate::limits::{Gate, RateLimiter};
@@ -405,6 +406,7 @@ async fn commit<P: Provider>(
     let store = sh.store.clone();
     let symbol = plan.symbol.clone();
     let interval = plan.interval;
+    let learning = plan.venue.clone().map(|v| (v, plan.calendar.clone()));
     let write_meta = last_meta.as_ref() != Some(&batch.meta);
     *last_meta = Some(batch.meta.clone());
     let task = tokio::task::spawn_blocking(move || -> Result<u64, backfill_store::StoreError> {
@@ -415,6 +417,17 @@ async fn commit<P: Provider>(
         };
         if !batch.actions.is_empty() {
             store.upsert_actions(&symbol, &batch.actions)?;
+        }
+        // A bar dropped by validation still shows the session was held.
+        let with_bars: std::collections::BTreeSet<_> = (batch.bars.iter().map(|b| b.date))
+            .chain(batch.flagged.iter().map(|f| f.date))
+            .collect();
+        if let Some((venue, calendar)) = &learning {
+            let closed =
+                closed_sessions(calendar, interval, &with_bars, &batch.coverage, &batch.meta);
+            if !closed.is_empty() {
+                store.record_closures(venue, &closed)?;
+            }
         }
         if write_meta {
             let mut meta = batch.meta;

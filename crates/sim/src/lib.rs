@@ -2,7 +2,9 @@
 //!
 //! - [`Market`]: pure ground truth. Every symbol exists (except those starting with an unknown
 //!   prefix, `ZZ` by default) and gets, from `(seed, symbol)` alone: a calendar from its suffix
-//!   (`backfill_calendar::exchange_for_symbol`, falling back to weekdays), a first trade date
+//!   (`backfill_calendar::exchange_for_symbol`; `.NZ` is a venue with no built-in calendar whose
+//!   zone, hours and holidays only the simulator knows, see `venues.rs`; anything else falls back
+//!   to weekdays in New York), a first trade date
 //!   (1985–2015; crypto 2014–2018), a seeded price path computable for any date, splits for about a
 //!   third of equities, quarterly dividends for about half, December capital gains for funds
 //!   (5-letter US symbols ending in `X`). Prices are split-adjusted as of `now`, so moving the
@@ -59,6 +61,7 @@ pub mod s3;
 mod series;
 mod server;
 pub mod tiingo;
+mod venues;
 mod yahoo;
 
 pub use market::{DIVIDEND_FACTOR, Market};

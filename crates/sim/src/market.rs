@@ -8,6 +8,7 @@ use jiff::{Timestamp, ToSpan};
 use crate::faults::{BadBars, live_row};
 use crate::model::{RawBar, daily_raw, day_number, hash, hash_str, round_price, unit};
 use crate::series::{actions_for, bars_for};
+use crate::venues::venue_for;
 
 /// Dividend adjustment per ex-date: each later dividend multiplies `adjclose` by this factor.
 pub const DIVIDEND_FACTOR: f64 = 0.995;
@@ -76,8 +77,13 @@ impl Profile {
         }
     }
 
-    pub fn timezone_name(&self) -> &'static str {
-        self.calendar.exchange().timezone_name()
+    /// The IANA name of the exchange's zone (`exchangeTimezoneName`).
+    pub fn timezone_name(&self) -> String {
+        self.calendar
+            .timezone()
+            .iana_name()
+            .unwrap_or("UTC")
+            .to_owned()
     }
 
     pub fn price_hint(&self) -> u32 {
@@ -363,6 +369,14 @@ impl Market {
             Exchange::Fx => ("CCY", "CCY", ""),
             Exchange::Weekdays => ("YHD", "YHD", "USD"),
         };
+        let venue = exchange_for_symbol(symbol)
+            .is_none()
+            .then(|| venue_for(symbol))
+            .flatten();
+        let (exchange_name, full_exchange_name, currency) = match venue {
+            Some(v) => (v.exchange_name, v.full_exchange_name, v.currency),
+            None => (exchange_name, full_exchange_name, currency),
+        };
         let currency = match kind {
             Kind::Crypto => s.rsplit_once('-').map_or("USD", |(_, q)| q).to_owned(),
             Kind::Fx => {
@@ -383,7 +397,7 @@ impl Market {
         let first = date(year, 1, 1)
             .checked_add(((hash(key, &[501]) % 365) as i64).days())
             .expect("valid date");
-        let calendar = Calendar::new(exchange);
+        let calendar = venue.map_or_else(|| Calendar::new(exchange), |v| v.calendar());
         let mut profile = Profile {
             symbol: symbol.clone(),
             key,
@@ -439,9 +453,11 @@ impl Market {
             exchange_name: Some(p.exchange_name.clone()),
             full_exchange_name: Some(p.full_exchange_name.clone()),
             instrument_type: Some(p.instrument_type().to_owned()),
-            timezone: Some(p.timezone_name().to_owned()),
+            timezone: Some(p.timezone_name()),
             first_trade: Some(p.first_open),
             regular_market_time: Some(regular_market_time(&p, now)),
+            regular_open: Some(current_period(&p, now).0),
+            regular_close: Some(current_period(&p, now).1),
         })
     }
 
@@ -525,6 +541,21 @@ impl Market {
             None => Vec::new(),
         }
     }
+}
+
+/// The current or next regular session at `now` (`currentTradingPeriod.regular`): the session in
+/// progress, else today's if it has not opened yet, else the next one.
+pub(crate) fn current_period(p: &Profile, now: Timestamp) -> (Timestamp, Timestamp) {
+    p.calendar
+        .open_session_at(now)
+        .or_else(|| {
+            let today = now.to_zoned_datetime(p.calendar.timezone().clone()).date();
+            p.calendar
+                .session(today)
+                .filter(|s| s.open > now)
+                .or_else(|| p.calendar.next_session(today))
+        })
+        .map_or((now, now), |s| (s.open, s.close))
 }
 
 /// The last trade instant at `now`: `now` during a session, else the last close.

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::faults::live_row;
-use crate::market::{Market, Profile, regular_market_time};
+use crate::market::{Market, Profile, current_period, regular_market_time};
 use crate::series::{actions_for, bars_for, coarse_key};
 
 /// Yahoo's exact 404 body for an unknown or delisted symbol.
@@ -280,7 +280,7 @@ struct Meta {
     has_pre_post_market_data: bool,
     gmtoffset: i32,
     timezone: String,
-    exchange_timezone_name: &'static str,
+    exchange_timezone_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     regular_market_price: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -385,17 +385,7 @@ impl ChartBody {
         };
         let now = input.now;
         let (gmtoffset, timezone) = offset_at(now);
-        let current = p
-            .calendar
-            .open_session_at(now)
-            .or_else(|| {
-                let today = now.to_zoned_datetime(tz.clone()).date();
-                p.calendar
-                    .session(today)
-                    .filter(|s| s.open > now)
-                    .or_else(|| p.calendar.next_session(today))
-            })
-            .map_or((now, now), |s| (s.open, s.close));
+        let current = current_period(p, now);
         let ext = SignedDuration::from_hours(if p.exchange_name == "NMS" { 4 } else { 1 });
         let last_daily = |end: Timestamp| {
             let start = end.checked_sub(SignedDuration::from_hours(24 * 10)).ok()?;

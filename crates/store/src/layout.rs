@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use crate::bars;
-use crate::encode::encode_symbol;
+use crate::encode::{encode_str, encode_symbol};
 
 /// The partition of daily and coarser series.
 pub(crate) const DAILY_PART: &str = "all";
@@ -33,6 +33,10 @@ pub(crate) fn flagged_key(symbol: &Symbol, interval: Interval) -> String {
         "_meta/flagged/interval={interval}/{}.json",
         encode_symbol(symbol)
     )
+}
+
+pub(crate) fn closures_key(venue: &str) -> String {
+    format!("_meta/closures/{}.json", encode_str(venue))
 }
 
 pub(crate) fn meta_key(symbol: &Symbol) -> String {

@@ -33,6 +33,8 @@
 //!     ├── ledger/interval=1d/MSFT.json       coverage ledger per (symbol, interval)
 //!     ├── flagged/interval=1d/MSFT.json      bars that failed validation
 //!     ├── symbols/MSFT.json                  provider metadata (exchange, zone, currency, …)
+//!     ├── closures/NZE.json                  days a venue without a built-in calendar was closed,
+//!     │                                      learned from empty answers
 //!     ├── intents/interval=5m/MSFT.json      a multi-file commit in progress (normally absent)
 //!     ├── staged/interval=5m/MSFT/<id>/…     its staged partitions (normally absent)
 //!     ├── tmp/                               local stores only: writes in flight
@@ -141,6 +143,7 @@
 mod actions;
 mod backend;
 mod bars;
+mod closures;
 mod counted;
 mod encode;
 mod error;

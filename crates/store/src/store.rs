@@ -19,12 +19,12 @@ use crate::encode::decode_symbol;
 use crate::flagged::{self, Flagged};
 use crate::intent::{self, Intent};
 use crate::layout::{
-    TOP_LEVEL, actions_key, bars_dir, flagged_key, intent_key, is_part_name, ledger_key, meta_key,
-    part_key, part_range, part_span,
+    TOP_LEVEL, actions_key, bars_dir, closures_key, flagged_key, intent_key, is_part_name,
+    ledger_key, meta_key, part_key, part_range, part_span,
 };
 use crate::ledger::{self, Ledger, LedgerEntry};
 use crate::location::{Location, StoreOptions};
-use crate::{StoreError, actions, bars};
+use crate::{StoreError, actions, bars, closures};
 
 /// What an upsert (or replace) did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -672,6 +672,41 @@ impl Store {
         bytes.push(b'\n');
         self.update_doc(&meta_key(symbol), |old| {
             Ok((old.as_deref() != Some(&bytes[..])).then(|| bytes.clone()))
+        })?;
+        Ok(())
+    }
+
+    /// The closures learned for a venue without a built-in calendar (days its sessions were
+    /// answered without a bar); empty if none were recorded.
+    ///
+    /// Errors: [`StoreError::Corrupt`] naming the JSON file if it cannot be parsed.
+    pub fn learned_closures(&self, venue: &str) -> Result<BTreeSet<Date>, StoreError> {
+        let key = closures_key(venue);
+        match self.read_doc(&key)? {
+            None => Ok(BTreeSet::new()),
+            Some(b) => closures::from_json(venue, &b)
+                .map_err(|r| StoreError::corrupt("learned closures", self.describe(&key), r)),
+        }
+    }
+
+    /// Adds `dates` to a venue's learned closures with a conditional write (a concurrent writer's
+    /// dates are kept); writes nothing when they were all known.
+    ///
+    /// Errors: [`StoreError::Corrupt`] if the existing file cannot be parsed (it is not
+    /// overwritten); [`StoreError::Io`].
+    pub fn record_closures(&self, venue: &str, dates: &[Date]) -> Result<(), StoreError> {
+        self.ensure_writable("learned closures")?;
+        let key = closures_key(venue);
+        let _guard = self.lock(format!("closures/{venue}"));
+        self.update_doc(&key, |old| {
+            let mut known = match old {
+                None => BTreeSet::new(),
+                Some(b) => closures::from_json(venue, &b)
+                    .map_err(|r| StoreError::corrupt("learned closures", self.describe(&key), r))?,
+            };
+            let before = known.len();
+            known.extend(dates.iter().copied());
+            Ok((known.len() > before).then(|| closures::to_json(venue, &known)))
         })?;
         Ok(())
     }

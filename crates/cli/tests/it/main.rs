@@ -4,6 +4,7 @@
 mod commands;
 mod harness;
 mod intraday;
+mod nightly;
 mod objstore;
 mod runs;
 mod snapshots;

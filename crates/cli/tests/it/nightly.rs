@@ -1,0 +1,221 @@
+//! Issue acceptance: seven nights with the simulator's clock moving one night at a time, a run each
+//! night, then a store fetched fresh after the last night, compared bar by bar with the nightly
+//! store and with the simulator's ground truth. The nights are at 22:00 UTC, when the local date
+//! in Tokyo, Hong Kong, Seoul, Shanghai, Mumbai and Wellington is already the next day.
+//!
+//! The binary takes "now" from the hidden `--now` flag, set to the simulator's clock each night.
+
+use backfill_domain::jiff::civil::Date;
+use backfill_domain::jiff::tz::TimeZone;
+use backfill_domain::jiff::{Timestamp, ToSpan};
+use backfill_domain::{Interval, Symbol, TimeRange};
+use backfill_sim::SimConfig;
+use backfill_store::Store;
+
+use crate::harness::{Env, describe, stdout_json};
+
+/// Friday 2025-01-31 to Thursday 2025-02-06: a weekend, a month end, and Waitangi Day (6 February,
+/// a holiday of the `.NZ` venue that only the simulator knows).
+const NIGHTS: [&str; 7] = [
+    "2025-01-31T22:00:00Z",
+    "2025-02-01T22:00:00Z",
+    "2025-02-02T22:00:00Z",
+    "2025-02-03T22:00:00Z",
+    "2025-02-04T22:00:00Z",
+    "2025-02-05T22:00:00Z",
+    "2025-02-06T22:00:00Z",
+];
+
+/// `AIR.NZ` trades on a venue with no built-in calendar.
+const DAILY: &str = "AAPL,7203.T,0700.HK,005930.KS,RELIANCE.NS,600519.SS,NESN.SW,AIR.NZ";
+const WEEKLY: &str = "AAPL,0700.HK,AIR.NZ";
+const MONTHLY: &str = "AAPL,NESN.SW,AIR.NZ";
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+/// The arguments of one night's run at `night`; `with_end` adds `--end <the night's UTC date>`.
+fn args(tickers: &str, interval: &str, days: &str, night: &str, with_end: bool) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--tickers",
+        tickers,
+        "--interval",
+        interval,
+        "--days",
+        days,
+        "--rate",
+        "0",
+        "--now",
+        night,
+        "--json",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    if with_end {
+        a.push("--end".into());
+        a.push(night[..10].to_owned());
+    }
+    a
+}
+
+/// Runs the binary on `store` against the simulator (a subcommand, if any, first in `args`).
+async fn run_ok(env: &Env, store: &std::path::Path, args: &[String]) -> serde_json::Value {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_backfill"));
+    cmd.current_dir(env.dir.path())
+        .env_remove("BACKFILL_STORE")
+        .env_remove("BACKFILL_CONFIG")
+        .env_remove("BACKFILL_YAHOO_URL")
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .arg("--yahoo-url")
+        .arg(env.sim.url());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    stdout_json(&out)
+}
+
+/// Nightly runs, then a fresh store, for one interval; returns the env for further checks.
+async fn nightly_equals_fresh(interval: &str, tickers: &str, days: &str, with_end: bool) -> Env {
+    let env = Env::start(SimConfig::default()).await;
+    let nightly = env.dir.path().join("nightly");
+    let fresh = env.dir.path().join("fresh");
+    for night in NIGHTS {
+        env.sim.set_now(ts(night));
+        let doc = run_ok(
+            &env,
+            &nightly,
+            &args(tickers, interval, days, night, with_end),
+        )
+        .await;
+        for t in doc["tickers"].as_array().unwrap() {
+            assert!(
+                t["status"] == "saved" || t["status"] == "up_to_date",
+                "{night} {interval}: {t}"
+            );
+        }
+    }
+    let last = *NIGHTS.last().unwrap();
+    run_ok(&env, &fresh, &args(tickers, interval, days, last, with_end)).await;
+
+    let iv = Interval::parse(interval).unwrap();
+    let now = ts(last);
+    let (n, f) = (Store::open(&nightly).unwrap(), Store::open(&fresh).unwrap());
+    for t in tickers.split(',') {
+        let symbol = Symbol::parse(t).unwrap();
+        let zone = n.read_meta(&symbol).unwrap().unwrap().timezone.unwrap();
+        let tz = TimeZone::get(&zone).unwrap();
+        let fresh_bars = f.read_bars(&symbol, iv, None).unwrap();
+        let nightly_bars = n.read_bars(&symbol, iv, None).unwrap();
+        let last_date: Date = nightly_bars.last().unwrap().date;
+        let end = last_date
+            .checked_add(1.day())
+            .unwrap()
+            .to_zoned_datetime(tz)
+            .unwrap()
+            .timestamp()
+            .min(now);
+        let range = TimeRange::new(fresh_bars[0].ts, end).unwrap();
+        let within = |bars: &[backfill_domain::Bar]| -> Vec<backfill_domain::Bar> {
+            bars.iter()
+                .filter(|b| range.contains(b.ts))
+                .copied()
+                .collect()
+        };
+        let truth = env.sim.market().bars(&symbol, iv, range, now);
+        let what = format!("{t} {interval} with_end={with_end} over {range:?}");
+        assert!(!truth.is_empty(), "{what}: the simulator has bars");
+        if iv == Interval::D1 {
+            let want: usize = days.parse().unwrap();
+            assert!(truth.len() >= want, "{what}: {} bars", truth.len());
+        }
+        assert_eq!(within(&fresh_bars), truth, "{what}: fresh store vs truth");
+        assert_eq!(
+            within(&nightly_bars),
+            truth,
+            "{what}: nightly store vs fresh"
+        );
+    }
+    env
+}
+
+/// After the last night, the same command again asks only for periods still in progress.
+async fn rerun_asks_nothing_closed(env: &Env, interval: &str, tickers: &str, days: &str) {
+    let last = *NIGHTS.last().unwrap();
+    let nightly = env.dir.path().join("nightly");
+    let mut a = args(tickers, interval, days, last, true);
+    a.insert(0, "plan".into());
+    let doc = run_ok(env, &nightly, &a).await;
+    for t in doc["tickers"].as_array().unwrap() {
+        let requests = t["requests"].as_array().unwrap();
+        if interval == "1d" {
+            assert!(requests.is_empty(), "{t}");
+        } else {
+            // At most the period in progress, and nothing before it.
+            assert!(requests.len() <= 1, "{t}");
+            for r in requests {
+                assert_eq!(r["sessions"], 1, "{t}");
+                assert_eq!(r["provisional"], true, "{t}");
+            }
+        }
+    }
+    env.sim.reset();
+    a.remove(0);
+    run_ok(env, &nightly, &a).await;
+    let stats = env.sim.stats();
+    let per_ticker_max = if interval == "1d" { 0 } else { 1 };
+    for t in tickers.split(',') {
+        let sent = stats.per_symbol.get(t).copied().unwrap_or(0);
+        assert!(sent <= per_ticker_max, "{t} {interval}: {sent} requests");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seven_nights_of_daily_bars_with_end_equal_a_fresh_store() {
+    let env = nightly_equals_fresh("1d", DAILY, "10", true).await;
+    rerun_asks_nothing_closed(&env, "1d", DAILY, "10").await;
+    // The venue's holiday was learned from an empty answer and is no longer a session.
+    let nightly = env.dir.path().join("nightly");
+    let closures = Store::open(&nightly)
+        .unwrap()
+        .learned_closures("NZE")
+        .unwrap();
+    assert!(
+        closures.contains(&backfill_domain::jiff::civil::date(2025, 2, 6)),
+        "{closures:?}"
+    );
+    // `check --strict` agrees the store is complete.
+    let last = *NIGHTS.last().unwrap();
+    let mut a = args(DAILY, "1d", "10", last, true);
+    a.insert(0, "check".into());
+    a.insert(1, "--strict".into());
+    let doc = run_ok(&env, &nightly, &a).await;
+    for t in doc["tickers"].as_array().unwrap() {
+        assert_eq!(
+            (&t["missing"], &t["no_data"]),
+            (&0.into(), &0.into()),
+            "{t}"
+        );
+        assert_eq!(t["stored"], t["sessions"], "{t}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seven_nights_of_daily_bars_without_end_equal_a_fresh_store() {
+    nightly_equals_fresh("1d", DAILY, "10", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seven_nights_of_weekly_bars_keep_the_current_week_provisional() {
+    let env = nightly_equals_fresh("1wk", WEEKLY, "10", true).await;
+    rerun_asks_nothing_closed(&env, "1wk", WEEKLY, "10").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seven_nights_of_monthly_bars_keep_the_current_month_provisional() {
+    let env = nightly_equals_fresh("1mo", MONTHLY, "30", true).await;
+    rerun_asks_nothing_closed(&env, "1mo", MONTHLY, "30").await;
+}

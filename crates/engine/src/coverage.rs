@@ -1,0 +1,321 @@
+//! The coverage rule the planner and `check` share.
+//!
+//! A requested window is a list of sessions ([`wanted_sessions`]); the ledger is asked about it
+//! one [`Unit`] at a time ([`units`]): a session for daily and intraday bars, a calendar week
+//! (Monday to Sunday, local) or month for `1wk`/`1mo`, because the provider serves one bar per
+//! period, stamped at its first session and aggregating the period so far. A unit is
+//! ([`coverage`]):
+//!
+//! - [`Coverage::Covered`] when the ledger's answered ranges contain its regular hours, from the
+//!   open of its first session to the close of its last (for a unit straddling the provider's
+//!   lookback edge, the part the provider still serves);
+//! - [`Coverage::NotAvailable`] when it is not covered and wholly older than the provider keeps
+//!   (intraday lookback): nobody can fetch it any more, so it is not missing;
+//! - [`Coverage::Missing`] otherwise: a run asks for it.
+//!
+//! A week or month whose last session has not closed is never covered for good: the run records
+//! it as provisional, and the next run asks again until the period has closed.
+
+use backfill_calendar::{Calendar, Session};
+use backfill_domain::jiff::civil::Date;
+use backfill_domain::jiff::{SignedDuration, Timestamp, ToSpan};
+use std::collections::BTreeSet;
+
+use backfill_domain::{Interval, RangeSet, SymbolMeta, TimeRange};
+use backfill_provider::Window;
+
+use crate::plan::{WindowSpec, window_sessions};
+
+/// What the ledger says about one unit of a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coverage {
+    /// Answered for good (with bars or without).
+    Covered,
+    /// Not answered yet, and the provider still serves it.
+    Missing,
+    /// Not answered, and older than the provider keeps at this interval.
+    NotAvailable,
+}
+
+/// One thing the provider answers with one bar: a session, or a week or month of sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unit {
+    /// Date of the first session (the date a period's bar is stamped with).
+    pub first: Date,
+    /// Date of the last session (equal to `first` for a session).
+    pub last: Date,
+    /// Open of the first session.
+    pub open: Timestamp,
+    /// Close of the last session: the unit is final from then on.
+    pub close: Timestamp,
+}
+
+impl Unit {
+    fn session(s: &Session) -> Unit {
+        Unit {
+            first: s.date,
+            last: s.date,
+            open: s.open,
+            close: s.close,
+        }
+    }
+}
+
+/// The sessions a run wants: the window of `spec` at `now` (see [`window_sessions`]; intraday
+/// windows end with the session in progress), without those before the first trade date.
+pub fn wanted_sessions(
+    calendar: &Calendar,
+    interval: Interval,
+    spec: WindowSpec,
+    now: Timestamp,
+    first_trade: Option<Date>,
+) -> Vec<Session> {
+    let mut sessions = window_sessions(calendar, spec, now, interval.is_intraday());
+    if let Some(first_trade) = first_trade {
+        sessions.retain(|s| s.date >= first_trade);
+    }
+    sessions
+}
+
+/// The units of a window of sessions, in order: one per session, or for `1wk`/`1mo` one per
+/// period that holds a session of the window, spanning every calendar session of that period
+/// (also those outside the window: the provider's bar aggregates them all).
+pub fn units(calendar: &Calendar, interval: Interval, sessions: &[Session]) -> Vec<Unit> {
+    if !matches!(interval, Interval::W1 | Interval::Mo1) {
+        return sessions.iter().map(Unit::session).collect();
+    }
+    let mut out: Vec<Unit> = Vec::new();
+    let mut current: Option<Date> = None;
+    for s in sessions {
+        let (start, end) = period_bounds(interval, s.date);
+        if current == Some(start) {
+            continue;
+        }
+        current = Some(start);
+        let all = calendar.sessions(start, end);
+        let (Some(a), Some(b)) = (all.first(), all.last()) else {
+            continue;
+        };
+        out.push(Unit {
+            first: a.date,
+            last: b.date,
+            open: a.open,
+            close: b.close,
+        });
+    }
+    out
+}
+
+/// First and last day of the week (Monday to Sunday) or month that holds `d`.
+pub fn period_bounds(interval: Interval, d: Date) -> (Date, Date) {
+    if interval == Interval::W1 {
+        let back = i64::from(d.weekday().to_monday_zero_offset());
+        let monday = d
+            .checked_sub(back.days())
+            .expect("dates far inside jiff's range");
+        (monday, monday.checked_add(6.days()).expect("valid date"))
+    } else {
+        (d.first_of_month(), d.last_of_month())
+    }
+}
+
+/// The oldest instant the provider still serves at `now` for an interval with these limits,
+/// with a safety margin; `None` when it keeps everything.
+pub fn earliest(window: Window, now: Timestamp) -> Option<Timestamp> {
+    window.lookback.map(|lb| now - lb + lookback_margin(lb))
+}
+
+/// The safety margin kept from the provider's lookback edge: the provider measures "now" on its own
+/// clock, and a request that starts exactly at the edge may be refused by the time it arrives.
+fn lookback_margin(lookback: SignedDuration) -> SignedDuration {
+    if lookback > SignedDuration::from_hours(24 * 90) {
+        SignedDuration::from_hours(24)
+    } else {
+        SignedDuration::from_hours(1)
+    }
+}
+
+/// Where the unit stands (see the module docs). `earliest` comes from [`earliest`].
+pub fn coverage(answered: &RangeSet, unit: &Unit, earliest: Option<Timestamp>) -> Coverage {
+    let from = match earliest {
+        Some(e) if e < unit.close => unit.open.max(e),
+        _ => unit.open,
+    };
+    if TimeRange::new(from, unit.close).is_some_and(|span| answered.covers(&span)) {
+        Coverage::Covered
+    } else if earliest.is_some_and(|e| unit.close <= e) {
+        Coverage::NotAvailable
+    } else {
+        Coverage::Missing
+    }
+}
+
+/// Sessions a daily answer shows closed, for a calendar that learns its closures
+/// ([`Calendar::learns_closures`]): every session wholly inside one of the final (not
+/// provisional) `answered` ranges, traded after the symbol's first trade and not after its last
+/// (`meta.regular_market_time`), whose date is not in `with_bars` (the dates the answer had a bar
+/// for). Empty for other intervals and calendars.
+pub fn closed_sessions(
+    calendar: &Calendar,
+    interval: Interval,
+    with_bars: &BTreeSet<Date>,
+    answered: &[(TimeRange, bool)],
+    meta: &SymbolMeta,
+) -> Vec<Date> {
+    if interval != Interval::D1 || !calendar.learns_closures() {
+        return Vec::new();
+    }
+    let tz = calendar.timezone();
+    let mut out = Vec::new();
+    for (range, provisional) in answered {
+        if *provisional {
+            continue;
+        }
+        let from = range.start().to_zoned_datetime(tz.clone()).date();
+        let to = range.end().to_zoned_datetime(tz.clone()).date();
+        for s in calendar.sessions(from, to) {
+            let inside = range.start() <= s.open && s.close <= range.end();
+            let listed = meta.first_trade.is_some_and(|t| t <= s.open)
+                && meta.regular_market_time.is_some_and(|t| s.close <= t);
+            if inside && listed && !with_bars.contains(&s.date) {
+                out.push(s.date);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use backfill_calendar::Exchange;
+    use backfill_domain::jiff::civil::date;
+
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn weeks_and_months_span_every_session_of_the_period() {
+        let cal = Calendar::new(Exchange::Xnys);
+        // Wednesday 2024-07-03 to Tuesday 2024-07-09: two weeks, July 4th closed.
+        let sessions = cal.sessions(date(2024, 7, 3), date(2024, 7, 9));
+        let w = units(&cal, Interval::W1, &sessions);
+        assert_eq!(w.len(), 2);
+        assert_eq!(
+            (w[0].first, w[0].last),
+            (date(2024, 7, 1), date(2024, 7, 5))
+        );
+        assert_eq!(
+            (w[1].first, w[1].last),
+            (date(2024, 7, 8), date(2024, 7, 12))
+        );
+        assert_eq!(w[0].open, ts("2024-07-01T13:30:00Z"));
+        assert_eq!(w[1].close, ts("2024-07-12T20:00:00Z"));
+        let m = units(&cal, Interval::Mo1, &sessions);
+        assert_eq!(m.len(), 1);
+        assert_eq!(
+            (m[0].first, m[0].last),
+            (date(2024, 7, 1), date(2024, 7, 31))
+        );
+        let d = units(&cal, Interval::D1, &sessions);
+        assert_eq!(d.len(), sessions.len());
+    }
+
+    #[test]
+    fn lookback_edge_makes_old_units_not_available_not_missing() {
+        let cal = Calendar::new(Exchange::Xnys);
+        let sessions = cal.sessions(date(2024, 7, 1), date(2024, 7, 12));
+        let u = units(&cal, Interval::M5, &sessions);
+        let edge = ts("2024-07-09T15:00:00Z");
+        let e = Some(edge);
+        let nothing = RangeSet::new();
+        assert_eq!(coverage(&nothing, &u[0], e), Coverage::NotAvailable);
+        // The session straddling the edge is still missing until fetched from the edge on.
+        let straddling = u.iter().find(|x| x.first == date(2024, 7, 9)).unwrap();
+        assert_eq!(coverage(&nothing, straddling, e), Coverage::Missing);
+        let from_edge: RangeSet = TimeRange::new(edge, ts("2024-07-10T00:00:00Z"))
+            .unwrap()
+            .into();
+        assert_eq!(coverage(&from_edge, straddling, e), Coverage::Covered);
+        // Without a lookback, nothing is ever "not available".
+        assert_eq!(coverage(&nothing, &u[0], None), Coverage::Missing);
+    }
+
+    #[test]
+    fn an_empty_weekday_of_a_learning_calendar_is_a_closure() {
+        use backfill_domain::jiff::civil::time;
+        use backfill_domain::jiff::tz::TimeZone;
+        let tz = TimeZone::get("Pacific/Auckland").unwrap();
+        let cal = Calendar::weekdays_in(tz, time(10, 0, 0, 0), time(16, 45, 0, 0));
+        // Monday 2025-02-03 to Friday 2025-02-07, local days; Thursday 6th has no bar.
+        let range = TimeRange::new(ts("2025-02-02T11:00:00Z"), ts("2025-02-07T11:00:00Z")).unwrap();
+        let bars: BTreeSet<Date> = cal
+            .sessions(date(2025, 2, 3), date(2025, 2, 7))
+            .into_iter()
+            .map(|s| s.date)
+            .filter(|d| *d != date(2025, 2, 6))
+            .collect();
+        let meta = SymbolMeta {
+            first_trade: Some(ts("2000-01-03T21:00:00Z")),
+            regular_market_time: Some(ts("2025-02-10T03:45:00Z")),
+            ..SymbolMeta::default()
+        };
+        let closed =
+            |answered: &[(TimeRange, bool)], iv| closed_sessions(&cal, iv, &bars, answered, &meta);
+        assert_eq!(
+            closed(&[(range, false)], Interval::D1),
+            vec![date(2025, 2, 6)]
+        );
+        assert!(
+            closed(&[(range, true)], Interval::D1).is_empty(),
+            "provisional"
+        );
+        assert!(closed(&[(range, false)], Interval::W1).is_empty());
+        // Not yet listed, or no trade since: not a closure.
+        let young = SymbolMeta {
+            first_trade: Some(ts("2025-02-07T00:00:00Z")),
+            ..meta.clone()
+        };
+        assert!(
+            closed_sessions(
+                &cal,
+                Interval::D1,
+                &BTreeSet::new(),
+                &[(range, false)],
+                &young
+            )
+            .iter()
+            .all(|d| *d >= date(2025, 2, 7))
+        );
+        let built_in = Calendar::new(Exchange::Xnys);
+        assert!(
+            closed_sessions(
+                &built_in,
+                Interval::D1,
+                &BTreeSet::new(),
+                &[(range, false)],
+                &meta
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_week_is_covered_only_through_its_last_close() {
+        let cal = Calendar::new(Exchange::Xnys);
+        let sessions = cal.sessions(date(2024, 7, 8), date(2024, 7, 9));
+        let w = units(&cal, Interval::W1, &sessions)[0];
+        let to_tuesday: RangeSet =
+            TimeRange::new(ts("2024-07-08T04:00:00Z"), ts("2024-07-10T04:00:00Z"))
+                .unwrap()
+                .into();
+        assert_eq!(coverage(&to_tuesday, &w, None), Coverage::Missing);
+        let whole: RangeSet =
+            TimeRange::new(ts("2024-07-08T04:00:00Z"), ts("2024-07-13T04:00:00Z"))
+                .unwrap()
+                .into();
+        assert_eq!(coverage(&whole, &w, None), Coverage::Covered);
+    }
+}
