@@ -188,7 +188,9 @@ fn outcome(args: &[String]) -> (u8, String) {
 fn windows(s: &Settings) -> String {
     let mut n = 0;
     for symbol in s.tickers.iter().take(3) {
-        let (cal, _) = calendar_for(symbol, None, &s.closures);
+        let cal = calendar_for(None, symbol, None, &s.closures)
+            .expect("no store, nothing to read")
+            .calendar;
         let spec = WindowSpec {
             start: s.start,
             end: s.end,

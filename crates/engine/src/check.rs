@@ -219,7 +219,7 @@ pub fn check_series(
     let ledger = store.ledger(symbol, input.interval)?;
     let summary = store.summary(symbol, input.interval)?;
     let flagged = store.flagged(symbol, input.interval)?;
-    let calendar = calendar_for(store, symbol, meta.as_ref(), input.closures)?.calendar;
+    let calendar = calendar_for(Some(store), symbol, meta.as_ref(), input.closures)?.calendar;
     let spec = input.window.unwrap_or(match &summary {
         Some(s) => WindowSpec {
             start: Some(s.first_date),
@@ -261,7 +261,7 @@ pub fn check_series(
     let (mut stored, mut missing, mut no_data, mut not_available) = (0, 0, 0, 0);
     let mut flags = Vec::with_capacity(units.len());
     for unit in &units {
-        let is_missing = if stored_dates.range(unit.first..=unit.last).next().is_some() {
+        let is_missing = if stored_dates.range(unit.from..=unit.to).next().is_some() {
             stored += 1;
             false
         } else {

@@ -40,7 +40,12 @@ pub enum Coverage {
 /// One thing the provider answers with one bar: a session, or a week or month of sessions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unit {
-    /// Date of the first session (the date a period's bar is stamped with).
+    /// First and last calendar day of the unit: the session date, or the week's Monday and
+    /// Sunday, or the month's first and last day. The provider's bar for the unit is stamped
+    /// inside these days (at the period's first session as the provider's calendar has it).
+    pub from: Date,
+    pub to: Date,
+    /// Date of the first session.
     pub first: Date,
     /// Date of the last session (equal to `first` for a session).
     pub last: Date,
@@ -53,6 +58,8 @@ pub struct Unit {
 impl Unit {
     fn session(s: &Session) -> Unit {
         Unit {
+            from: s.date,
+            to: s.date,
             first: s.date,
             last: s.date,
             open: s.open,
@@ -97,6 +104,8 @@ pub fn units(calendar: &Calendar, interval: Interval, sessions: &[Session]) -> V
             continue;
         };
         out.push(Unit {
+            from: start,
+            to: end,
             first: a.date,
             last: b.date,
             open: a.open,

@@ -11,7 +11,8 @@
 //!   or month. A unit is covered, missing or not available by the rule `check` uses too
 //!   ([`crate::coverage`]). Days with no session are never asked.
 //! - Each maximal run of missing units becomes one request spanning whole local days
-//!   `[first 00:00, day after last 00:00)`, split greedily so that no request is wider than the
+//!   `[first 00:00, day after last 00:00)` (for a week or month, all its calendar days, so the
+//!   provider's bar is inside whichever session it is stamped at), split greedily so that no request is wider than the
 //!   provider allows. Sessions older than the provider's lookback (minus a safety margin) are
 //!   clipped with a warning instead of being asked for and answered 422.
 //! - A request touching a unit that has not closed yet at `now` (a session in progress, the
@@ -55,9 +56,9 @@ pub struct TickerInput<'a> {
     pub no_gaps: bool,
     /// Whether `calendar` is the venue's own. When it is a guess (a venue with no built-in
     /// calendar, before the provider has named its zone), daily and coarser requests are widened
-    /// by a day before and two days after, so that every session of the window is inside whatever
-    /// the venue's zone, and everything is recorded as provisional: the next run plans again with
-    /// the venue's zone and hours.
+    /// by a week before and two days after, so that every session of the window is inside
+    /// whatever the venue's zone and holidays, and everything is recorded as provisional: the
+    /// next run plans again with the venue's zone and hours.
     pub zone_known: bool,
 }
 
@@ -232,14 +233,15 @@ pub fn plan_ticker(
     plan
 }
 
-/// Requests planned with a guessed calendar: daily and coarser ones grow by a day before and two
-/// after (a venue's local date differs from New York's by at most a day either way), and all
+/// Requests planned with a guessed calendar: daily and coarser ones grow by a week before (a
+/// venue's local date differs from New York's by at most a day, and the guess knows none of its
+/// holidays, each of which moves the window's first session back) and two days after, and all
 /// are provisional, so nothing is recorded as final on a guess.
 fn widen_unsure(requests: &mut [PlannedRequest], interval: Interval) {
     let day = SignedDuration::from_hours(24);
     for r in requests {
         if !interval.is_intraday()
-            && let Some(wide) = TimeRange::new(r.range.start() - day, r.range.end() + day * 2)
+            && let Some(wide) = TimeRange::new(r.range.start() - day * 7, r.range.end() + day * 2)
         {
             r.range = wide;
         }
@@ -272,14 +274,14 @@ fn chunk_run(
 ) {
     let mut i = 0;
     while i < run.len() {
-        let mut start = day_bounds(cal, run[i].first).0;
+        let mut start = day_bounds(cal, run[i].from).0;
         if let Some(e) = earliest {
             start = start.max(e);
         }
         let mut j = i;
-        let mut end = day_bounds(cal, run[j].last).1;
+        let mut end = day_bounds(cal, run[j].to).1;
         while j + 1 < run.len() {
-            let next_end = day_bounds(cal, run[j + 1].last).1;
+            let next_end = day_bounds(cal, run[j + 1].to).1;
             if max_span.is_some_and(|m| next_end.duration_since(start) > m) {
                 break;
             }
@@ -526,5 +528,96 @@ mod tests {
             (p.missing, p.requests.len(), p.requests[0].sessions),
             (10, 1, 10)
         );
+    }
+
+    fn plan_at(
+        interval: Interval,
+        answered: &RangeSet,
+        spec: WindowSpec,
+        now: &str,
+        zone_known: bool,
+    ) -> TickerPlan {
+        let cal = Calendar::new(Exchange::Xnys);
+        let s = sym("MSFT");
+        let input = TickerInput {
+            symbol: &s,
+            interval,
+            calendar: &cal,
+            answered,
+            first_trade: None,
+            no_gaps: false,
+            zone_known,
+        };
+        plan_ticker(&input, spec, DAILY, ts(now))
+    }
+
+    /// What a run records for a plan: final before `provisional_from`, provisional after.
+    fn record(answered: &mut RangeSet, p: &TickerPlan) {
+        for r in &p.requests {
+            let end = r.provisional_from.unwrap_or(r.range.end());
+            if let Some(done) = TimeRange::new(r.range.start(), end) {
+                *answered = answered.union(&done.into());
+            }
+        }
+    }
+
+    #[test]
+    fn the_week_in_progress_is_asked_every_night_until_it_closes() {
+        let spec = WindowSpec {
+            start: None,
+            end: None,
+            days: 10,
+        };
+        let mut answered = RangeSet::new();
+        // Tuesday night: the week of 2024-07-08 is in progress.
+        let p = plan_at(Interval::W1, &answered, spec, "2024-07-09T22:00:00Z", true);
+        assert_eq!(p.requests.len(), 1);
+        let r = p.requests[0];
+        assert_eq!(r.range.end(), ts("2024-07-15T04:00:00Z"), "through Sunday");
+        assert_eq!(r.provisional_from, Some(ts("2024-07-08T13:30:00Z")));
+        record(&mut answered, &p);
+        for night in ["2024-07-10T22:00:00Z", "2024-07-11T22:00:00Z"] {
+            let again = plan_at(Interval::W1, &answered, spec, night, true);
+            assert_eq!(again.requests.len(), 1, "{night}");
+            assert_eq!(again.requests[0].range.start(), ts("2024-07-08T04:00:00Z"));
+            assert_eq!(again.requests[0].sessions, 1);
+        }
+        // Friday after the close the week is final, and never asked again.
+        let friday = plan_at(Interval::W1, &answered, spec, "2024-07-12T22:00:00Z", true);
+        assert_eq!(friday.requests[0].provisional_from, None);
+        record(&mut answered, &friday);
+        let saturday = plan_at(Interval::W1, &answered, spec, "2024-07-13T22:00:00Z", true);
+        assert!(saturday.is_up_to_date(), "{:?}", saturday.requests);
+        // The month of July is still in progress.
+        let m = plan_at(
+            Interval::Mo1,
+            &RangeSet::new(),
+            spec,
+            "2024-07-13T22:00:00Z",
+            true,
+        );
+        let last = m.requests.last().unwrap();
+        assert_eq!(last.range.end(), ts("2024-08-01T04:00:00Z"));
+        assert_eq!(last.provisional_from, Some(ts("2024-07-01T13:30:00Z")));
+    }
+
+    #[test]
+    fn a_guessed_zone_asks_wider_and_records_nothing_as_final() {
+        let spec = WindowSpec {
+            start: None,
+            end: Some(date(2024, 7, 12)),
+            days: 5,
+        };
+        let p = plan_at(
+            Interval::D1,
+            &RangeSet::new(),
+            spec,
+            "2024-07-20T00:00:00Z",
+            false,
+        );
+        let r = p.requests[0];
+        assert_eq!(r.range.start(), ts("2024-07-01T04:00:00Z"));
+        assert_eq!(r.range.end(), ts("2024-07-15T04:00:00Z"));
+        assert_eq!(r.provisional_from, Some(r.range.start()));
     }
 }

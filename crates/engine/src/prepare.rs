@@ -58,14 +58,15 @@ pub struct TickerCalendar {
 
 /// The calendar of a symbol: by its suffix first, then by what the provider said about it; for a
 /// venue with no built-in calendar, weekdays in the zone and regular hours the provider reported,
-/// minus the closures learned so far ([`Store::learned_closures`]); before the provider has said
+/// minus the closures learned so far ([`Store::learned_closures`], when a store is given); before
+/// the provider has said
 /// anything, weekdays in New York, with `zone_known` false. User closures are added on top of
 /// built-in calendars.
 ///
 /// # Errors
 /// The venue's learned closures cannot be read.
 pub fn calendar_for(
-    store: &Store,
+    store: Option<&Store>,
     symbol: &Symbol,
     meta: Option<&SymbolMeta>,
     closures: &BTreeMap<Exchange, Vec<Date>>,
@@ -99,7 +100,10 @@ pub fn calendar_for(
             .filter(|n| !n.is_empty())
             .or_else(|| m.timezone.clone())
             .expect("the zone is known here");
-        let learned = store.learned_closures(&venue)?;
+        let learned = match store {
+            Some(store) => store.learned_closures(&venue)?,
+            None => std::collections::BTreeSet::new(),
+        };
         return Ok(TickerCalendar {
             calendar: Calendar::weekdays_in(tz, open, close).with_closures(learned),
             zone_known: true,
@@ -138,7 +142,7 @@ pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
                 continue;
             }
         };
-        let found = match calendar_for(store, symbol, meta.as_ref(), input.closures) {
+        let found = match calendar_for(Some(store), symbol, meta.as_ref(), input.closures) {
             Ok(c) => c,
             Err(e) => {
                 out.failed.push(TickerReport {
