@@ -68,9 +68,10 @@ async fn run_ok(env: &Env, store: &std::path::Path, args: &[String]) -> serde_js
         .env_remove("BACKFILL_YAHOO_URL")
         .args(args)
         .arg("--store")
-        .arg(store)
-        .arg("--yahoo-url")
-        .arg(env.sim.url());
+        .arg(store);
+    if args.first().is_none_or(|a| a != "check") {
+        cmd.arg("--yahoo-url").arg(env.sim.url());
+    }
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
@@ -102,6 +103,9 @@ async fn nightly_equals_fresh(interval: &str, tickers: &str, days: &str, with_en
     run_ok(&env, &fresh, &args(tickers, interval, days, last, with_end)).await;
     // `check --strict` finds the nightly window complete: nothing missing, no empty session.
     let mut a = args(tickers, interval, days, last, with_end);
+    // `check` sends nothing, so it takes no `--rate`.
+    let rate = a.iter().position(|x| x == "--rate").unwrap();
+    a.drain(rate..rate + 2);
     a.insert(0, "check".into());
     a.insert(1, "--strict".into());
     let check = run_ok(&env, &nightly, &a).await;
