@@ -191,9 +191,16 @@ pub struct FetchArgs {
     #[arg(long, value_name = "N", value_parser = values::workers, allow_negative_numbers = true)]
     pub workers: Option<usize>,
 
-    /// Requests per second to the provider, shared by all workers; 0 means no limit. Default: 2.
-    #[arg(long, value_name = "R", value_parser = values::rate, allow_negative_numbers = true)]
-    pub rate: Option<values::Rate>,
+    /// Requests per second to the provider, shared by all workers: a number (the limiter adapts
+    /// below it when throttled), `auto` (start at 2/s and find the provider's limit), or 0 (no
+    /// limit). Default: 2.
+    #[arg(long, value_name = "R|auto", value_parser = values::fetch_rate, allow_negative_numbers = true)]
+    pub rate: Option<backfill_engine::limits::Rate>,
+
+    /// The longest provider pause to wait out (a long `Retry-After`, an hourly quota) without
+    /// spending retries, e.g. `90s`, `15m`, `1h`; tickers fail beyond it. Default: 1h.
+    #[arg(long, value_name = "DURATION", value_parser = values::max_wait)]
+    pub max_wait: Option<std::time::Duration>,
 
     /// Retries per request for throttled and transient failures. Default: 5.
     #[arg(long, value_name = "N", value_parser = values::retries, allow_negative_numbers = true)]

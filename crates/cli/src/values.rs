@@ -152,6 +152,48 @@ pub fn rate(text: &str) -> Result<Rate, String> {
     Ok(Rate::PerSecond(r))
 }
 
+/// `--rate` of a run: `auto` (find the provider's limit), or requests per second as [`rate`].
+pub fn fetch_rate(text: &str) -> Result<backfill_engine::limits::Rate, String> {
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(backfill_engine::limits::Rate::Auto);
+    }
+    rate(text).map(Rate::to_engine)
+}
+
+impl Rate {
+    /// The engine's rate: a fixed rate or none.
+    pub fn to_engine(self) -> backfill_engine::limits::Rate {
+        match self {
+            Rate::Unlimited => backfill_engine::limits::Rate::Unlimited,
+            Rate::PerSecond(r) => backfill_engine::limits::Rate::Fixed(r),
+        }
+    }
+}
+
+/// `--max-wait`: whole seconds, or a whole number with `s`, `m` or `h` (`90s`, `15m`, `1h`), at
+/// most a week.
+pub fn max_wait(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let factor = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => 0,
+    };
+    match num.parse::<u64>() {
+        Ok(n) if factor > 0 && n.saturating_mul(factor) <= 7 * 24 * 3600 => {
+            Ok(std::time::Duration::from_secs(n * factor))
+        }
+        _ => Err(format!(
+            "`{t}` is not a duration of at most a week; expected e.g. `90s`, `15m` or `1h`"
+        )),
+    }
+}
+
 /// A session date, `YYYY-MM-DD`, between [`FIRST_YEAR`] and [`LAST_YEAR`].
 pub fn date(text: &str) -> Result<Date, String> {
     let t = text.trim();
@@ -314,6 +356,26 @@ mod tests {
         assert_eq!(workers("+8"), Ok(8));
         assert!(workers("0").is_err());
         assert!(retries("101").is_err());
+    }
+
+    #[test]
+    fn fetch_rates_and_max_waits() {
+        use backfill_engine::limits::Rate as R;
+        assert_eq!(fetch_rate("auto"), Ok(R::Auto));
+        assert_eq!(fetch_rate(" AUTO "), Ok(R::Auto));
+        assert_eq!(fetch_rate("0"), Ok(R::Unlimited));
+        assert_eq!(fetch_rate("2.5"), Ok(R::Fixed(2.5)));
+        for bad in ["-1", "1e-20", "NaN", "inf", "fast", ""] {
+            assert!(fetch_rate(bad).is_err(), "{bad}");
+        }
+        let s = std::time::Duration::from_secs;
+        assert_eq!(max_wait("90"), Ok(s(90)));
+        assert_eq!(max_wait("90s"), Ok(s(90)));
+        assert_eq!(max_wait("15m"), Ok(s(900)));
+        assert_eq!(max_wait("1h"), Ok(s(3600)));
+        for bad in ["", "1d", "-5", "1.5h", "9999999999999h", "169h"] {
+            assert!(max_wait(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

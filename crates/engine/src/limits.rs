@@ -1,172 +1,458 @@
-//! Named limit layers shared by every task of a run: a GCRA rate limiter with a global cool-down
-//! that adapts to throttling, and an adaptive gate bounding requests in flight.
+//! Named limit layers shared by every task of a run: a [`RateLimiter`] per provider (steady rate,
+//! per-minute and per-hour quotas, provider-wide pauses, and adaptation to the provider's real
+//! limit) and a [`Gate`] bounding requests in flight.
 //!
-//! Both use `tokio::time`, so tests drive them with a paused clock.
+//! A request takes its in-flight slot first and its rate slot last, immediately before it is sent
+//! (the provider awaits the [`Pacer`](backfill_provider::Pacer) the engine hands it), so tasks
+//! waiting for an in-flight slot never hold rate slots and cannot send in a burst.
+//!
+//! Everything uses `tokio::time`, so tests drive it with a paused clock.
+//!
+//! # Adaptation
+//!
+//! The limiter paces at its current rate and learns from the answers. Every permit carries a
+//! [`Ticket`]: the congestion *epoch* it was issued in, the pacing rate then, and whether it went
+//! out one pacing interval after the request before it. Only answers to tickets of the current
+//! epoch count:
+//!
+//! - **Throttled** (a 429): the provider is paused for the wait it asked for (or the caller's
+//!   cool-down) whatever the ticket says: nothing is sent inside it. If the ticket is of the current
+//!   epoch this is a new *congestion event*: the epoch moves on and the rate is cut once. Throttled
+//!   answers to requests sent before the cut belong to the same event and change nothing else.
+//!   The cut goes back to the highest rate that was answered cleanly since the last event below
+//!   the throttled one; with no such rate the limiter knows nothing yet and divides by ten (a
+//!   `--rate` up to ten times too high lands below the real limit in one step); after a clean rate
+//!   turned out too fast (the limit dropped, or jitter at the edge), it divides by [`EDGE_CUT`]'s
+//!   inverse.
+//! - **Clean** (any answer the server did not throttle): once a request sent one interval of the
+//!   current rate after the one before it is answered, the rate is proven and steps up by [`STEP_UP`], never above the ceiling. A step
+//!   that would reach the rate last throttled is not taken: the limiter holds. When a cut lands
+//!   within one step of the throttled rate it holds at [`HOLD_MARGIN`] of the cut, a margin for
+//!   jitter. After [`REPROBE_AFTER`] without a congestion event it forgets the throttled rate and
+//!   probes again, so a limit that rises is found too.
+//!
+//! With [`Rate::Auto`] the limiter starts at [`AUTO_START`] and doubles per proven step until the
+//! first congestion event (slow start), then steps as above.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use backfill_provider::Quotas;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-/// The lowest fraction of the configured rate the limiter slows down to after repeated throttling.
-const MIN_RATE_FACTOR: f64 = 1.0 / 16.0;
-/// Successes needed to win back the whole configured rate after one halving (additive increase).
-const RECOVERY_STEPS: f64 = 20.0;
-/// Requests are paced at this fraction of the configured rate. A server enforcing exactly that
+/// A fixed `--rate` is paced at this fraction of the rate given. A server enforcing exactly that
 /// rate with no burst sees our requests with network jitter: two sent 50 ms apart can arrive 49 ms
 /// apart and the second be refused. 5 % headroom absorbs that jitter for a 5 % longer floor.
 pub const PACING_HEADROOM: f64 = 0.95;
+/// Where [`Rate::Auto`] starts, in requests per second: slow enough for any public API.
+pub const AUTO_START: f64 = 2.0;
+/// The highest rate [`Rate::Auto`] probes up to, in requests per second.
+pub const AUTO_CEILING: f64 = 1000.0;
+/// Factor of one upward step once the limiter has been throttled.
+pub const STEP_UP: f64 = 1.1;
+/// Factor of one upward step of [`Rate::Auto`] before its first congestion event.
+pub const SLOW_START_STEP: f64 = 2.0;
+/// The cut when nothing was ever answered cleanly: a rate up to ten times too high lands below the
+/// real limit in one step.
+pub const BLIND_CUT: f64 = 0.1;
+/// The cut when a rate that had been answered cleanly is throttled.
+pub const EDGE_CUT: f64 = 0.8;
+/// Having converged, the limiter holds this fraction of the proven rate, a margin for jitter.
+pub const HOLD_MARGIN: f64 = 0.97;
+/// Without a congestion event for this long, the limiter probes above its held rate again.
+pub const REPROBE_AFTER: Duration = Duration::from_mins(1);
+/// The lowest rate adaptation ever goes down to, in requests per second.
+pub const MIN_RATE: f64 = 0.01;
 
-/// One GCRA rate limiter per provider, shared by every task.
-///
-/// - `rate` requests per second with no burst (each request waits for its slot), or unlimited.
-/// - On a throttled answer the whole provider slows down: nobody sends before the cool-down ends
-///   (the server's `Retry-After` or our backoff), and the rate is halved (multiplicative decrease);
-///   each success wins back a step (additive increase) until the configured rate is reached again.
+/// How fast to send, per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rate {
+    /// No per-second limit (quotas and pauses still hold).
+    Unlimited,
+    /// At most this many requests per second (paced at [`PACING_HEADROOM`] of it); adapts below it
+    /// when the provider throttles.
+    Fixed(f64),
+    /// Find the provider's limit: start at [`AUTO_START`] and probe upward while answers stay clean.
+    Auto,
+}
+
+/// Everything the rate limiter enforces, in one place.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    pub rate: Rate,
+    /// At most this many requests in any 60 s.
+    pub per_minute: Option<u32>,
+    /// At most this many requests in any hour.
+    pub per_hour: Option<u32>,
+}
+
+impl Limits {
+    /// `rate` per second, with the provider's per-minute and per-hour quotas. A provider's
+    /// `per_second` quota caps `rate` (and [`Rate::Auto`]'s probing); it is the rate when `rate`
+    /// is [`Rate::Unlimited`].
+    pub fn new(rate: Rate, quotas: Quotas) -> Limits {
+        let quota = quotas.per_second.filter(|r| r.is_finite() && *r > 0.0);
+        let rate = match (rate, quota) {
+            (Rate::Fixed(r), Some(q)) => Rate::Fixed(r.min(q)),
+            (Rate::Unlimited, Some(q)) => Rate::Fixed(q),
+            (other, _) => other,
+        };
+        Limits {
+            rate,
+            per_minute: quotas.per_minute.filter(|n| *n > 0),
+            per_hour: quotas.per_hour.filter(|n| *n > 0),
+        }
+    }
+
+    /// Only a per-second rate (`None` or a non-positive rate: no limit at all).
+    pub fn per_second(rate: Option<f64>) -> Limits {
+        Limits::new(
+            rate.filter(|r| r.is_finite() && *r > 0.0)
+                .map_or(Rate::Unlimited, Rate::Fixed),
+            Quotas::NONE,
+        )
+    }
+}
+
+/// Proof of one admitted request, handed back with its answer ([`RateLimiter::on_clean`],
+/// [`RateLimiter::on_throttled`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ticket {
+    epoch: u64,
+    /// The pacing rate when it was admitted (`None`: not paced).
+    rate: Option<f64>,
+    /// Whether it went out one pacing interval after the request before it, so that its answer
+    /// says something about that rate (not after an idle spell or a pause).
+    at_pace: bool,
+}
+
+/// The provider is paused for longer than the caller may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PausedTooLong {
+    /// How long the pause still runs.
+    pub remaining: Duration,
+}
+
+/// One rate limiter per provider, shared by every task. See the module docs.
 #[derive(Debug)]
 pub struct RateLimiter {
+    limits: Limits,
+    /// The highest pacing rate (`None`: no per-second limit).
+    ceiling: Option<f64>,
+    state: Mutex<State>,
+}
+
+/// All of the limiter's mutable state, changed together under one lock.
+#[derive(Debug)]
+struct State {
+    /// Current pacing rate, `None` when unlimited.
     rate: Option<f64>,
-    state: Mutex<LimiterState>,
+    /// When the last request was admitted; the next goes one pacing interval later.
+    last: Option<Instant>,
+    /// Send instants inside each sliding quota window.
+    windows: Vec<QuotaWindow>,
+    /// Nobody sends before this instant.
+    paused_until: Option<Instant>,
+    /// Wall-clock time covered by pauses (their union).
+    paused_total: Duration,
+    epoch: u64,
+    /// The highest rate answered cleanly in this epoch.
+    proven: Option<f64>,
+    /// The rate of the last congestion event, until forgotten.
+    throttled_at: Option<f64>,
+    /// Converged: within one step of `throttled_at`, no more steps up until it is forgotten.
+    holding: bool,
+    last_event: Option<Instant>,
+    /// Before the first congestion event, [`Rate::Auto`] doubles per step.
+    slow_start: bool,
+    /// Requests admitted and congestion events, for reports and tests.
+    admitted: u64,
+    events: u64,
 }
 
 #[derive(Debug)]
-struct LimiterState {
-    /// Theoretical arrival time of the next request (GCRA).
-    tat: Option<Instant>,
-    /// Nobody sends before this instant (global cool-down after a 429).
-    blocked_until: Option<Instant>,
-    /// Fraction of the configured rate currently allowed.
-    factor: f64,
-    /// Wall-clock time covered by cool-downs so far (their union, not their sum).
-    throttled: Duration,
+struct QuotaWindow {
+    limit: usize,
+    period: Duration,
+    sent: VecDeque<Instant>,
+}
+
+impl QuotaWindow {
+    fn new(limit: u32, period: Duration) -> QuotaWindow {
+        QuotaWindow {
+            limit: limit as usize,
+            period,
+            sent: VecDeque::new(),
+        }
+    }
+
+    /// When one more request fits.
+    fn free_at(&mut self, now: Instant) -> Instant {
+        while self.sent.front().is_some_and(|t| *t + self.period <= now) {
+            self.sent.pop_front();
+        }
+        if self.sent.len() < self.limit {
+            now
+        } else {
+            self.sent[self.sent.len() - self.limit] + self.period
+        }
+    }
 }
 
 impl RateLimiter {
-    /// A limiter at `rate` requests per second; `None` (or a non-positive rate) means no limit.
-    pub fn new(rate: Option<f64>) -> RateLimiter {
+    pub fn new(limits: Limits) -> RateLimiter {
+        let valid = |r: f64| r.is_finite() && r > 0.0;
+        let (ceiling, start, slow_start) = match limits.rate {
+            Rate::Fixed(r) if valid(r) => {
+                let c = (r * PACING_HEADROOM).max(MIN_RATE);
+                (Some(c), Some(c), false)
+            }
+            Rate::Fixed(_) | Rate::Unlimited => (None, None, false),
+            Rate::Auto => (Some(AUTO_CEILING), Some(AUTO_START), true),
+        };
+        let mut windows = Vec::new();
+        if let Some(n) = limits.per_minute.filter(|n| *n > 0) {
+            windows.push(QuotaWindow::new(n, Duration::from_mins(1)));
+        }
+        if let Some(n) = limits.per_hour.filter(|n| *n > 0) {
+            windows.push(QuotaWindow::new(n, Duration::from_hours(1)));
+        }
         RateLimiter {
-            rate: rate.filter(|r| r.is_finite() && *r > 0.0),
-            state: Mutex::new(LimiterState {
-                tat: None,
-                blocked_until: None,
-                factor: 1.0,
-                throttled: Duration::ZERO,
+            limits,
+            ceiling,
+            state: Mutex::new(State {
+                rate: start,
+                last: None,
+                windows,
+                paused_until: None,
+                paused_total: Duration::ZERO,
+                epoch: 0,
+                proven: None,
+                throttled_at: None,
+                holding: false,
+                last_event: None,
+                slow_start,
+                admitted: 0,
+                events: 0,
             }),
         }
     }
 
-    /// The configured rate, if any.
-    pub fn configured_rate(&self) -> Option<f64> {
-        self.rate
+    /// What the limiter was built with.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
-    /// The rate currently allowed after adaptation, if any.
+    /// The pacing rate now, if any.
     pub fn current_rate(&self) -> Option<f64> {
-        let factor = self.lock().factor;
-        self.rate.map(|r| r * factor)
+        self.lock().rate
     }
 
-    /// Waits until this caller may send one request, and reserves that slot. Time spent in
-    /// cool-downs is accounted by the limiter itself ([`RateLimiter::throttled_total`]).
-    pub async fn acquire(&self) {
+    /// Requests admitted so far.
+    pub fn admitted(&self) -> u64 {
+        self.lock().admitted
+    }
+
+    /// Congestion events so far (cuts of the rate).
+    pub fn congestion_events(&self) -> u64 {
+        self.lock().events
+    }
+
+    /// Wall-clock time the provider has spent paused so far (the union of the pauses).
+    pub fn throttled_total(&self) -> Duration {
+        self.lock().paused_total
+    }
+
+    /// Waits until one more request may be sent, and reserves it.
+    pub async fn acquire(&self) -> Ticket {
+        match self.acquire_within(Duration::MAX).await {
+            Ok(t) => t,
+            Err(_) => unreachable!("no pause is longer than Duration::MAX"),
+        }
+    }
+
+    /// As [`RateLimiter::acquire`], but gives up at once when the provider is paused for longer
+    /// than `max_wait` from now (checked again whenever a new pause starts).
+    ///
+    /// # Errors
+    /// [`PausedTooLong`] with the pause's remaining time.
+    pub async fn acquire_within(&self, max_wait: Duration) -> Result<Ticket, PausedTooLong> {
         loop {
             let now = Instant::now();
-            let wait = {
+            let wake = {
                 let mut st = self.lock();
-                if let Some(until) = st.blocked_until.filter(|u| *u > now) {
-                    until - now
-                } else {
-                    match self.rate {
-                        None => return,
-                        Some(rate) => {
-                            let interval =
-                                Duration::from_secs_f64(1.0 / (rate * PACING_HEADROOM * st.factor));
-                            let tat = st.tat.unwrap_or(now).max(now);
-                            if tat <= now {
-                                st.tat = Some(now + interval);
-                                return;
-                            }
-                            tat - now
-                        }
+                if let Some(until) = st.paused_until.filter(|u| *u > now) {
+                    let remaining = until - now;
+                    if remaining > max_wait {
+                        return Err(PausedTooLong { remaining });
                     }
+                    until
+                } else {
+                    let mut at = st.next_slot().map_or(now, |n| n.max(now));
+                    for w in &mut st.windows {
+                        at = at.max(w.free_at(now));
+                    }
+                    if at <= now {
+                        return Ok(st.admit(now));
+                    }
+                    at
                 }
             };
-            tokio::time::sleep(wait).await;
+            tokio::time::sleep_until(wake).await;
         }
     }
 
-    /// Wall-clock time the provider has spent in throttling cool-downs so far.
-    pub fn throttled_total(&self) -> Duration {
-        self.lock().throttled
-    }
-
-    /// The provider throttled us: stop everyone for `cool_down` and halve the rate.
-    pub fn on_throttled(&self, cool_down: Duration) {
-        let mut st = self.lock();
+    /// A request of `ticket` was answered without throttling (data, or a final answer such as
+    /// "not found"): once the current rate is proven, step up.
+    pub fn on_clean(&self, ticket: Ticket) {
         let now = Instant::now();
-        let until = now + cool_down;
-        // Count only the part of this cool-down not already covered by a running one.
-        let covered_until = st.blocked_until.filter(|u| *u > now).unwrap_or(now);
-        st.throttled += until.saturating_duration_since(covered_until);
-        st.blocked_until = Some(covered_until.max(until));
-        st.factor = (st.factor / 2.0).max(MIN_RATE_FACTOR);
-        // The next slot starts after the cool-down, not in a burst of the slots missed during it.
-        st.tat = Some(until);
-    }
-
-    /// A request was answered (with data or a final error): win back a step of the rate.
-    pub fn on_answered(&self) {
         let mut st = self.lock();
-        if st.factor < 1.0 {
-            st.factor = (st.factor + 1.0 / RECOVERY_STEPS).min(1.0);
+        if ticket.epoch != st.epoch {
+            return;
         }
+        let (Some(rate), Some(sent_at)) = (st.rate, ticket.rate) else {
+            return;
+        };
+        if !ticket.at_pace || sent_at < rate {
+            return;
+        }
+        st.proven = Some(st.proven.map_or(rate, |p| p.max(rate)));
+        if st
+            .last_event
+            .is_some_and(|at| now.duration_since(at) >= REPROBE_AFTER)
+        {
+            st.throttled_at = None;
+            st.holding = false;
+        }
+        if st.holding {
+            return;
+        }
+        let step = if st.slow_start {
+            SLOW_START_STEP
+        } else {
+            STEP_UP
+        };
+        let mut next = rate * step;
+        if st.throttled_at.is_some_and(|bad| next >= bad) {
+            st.holding = true;
+            return;
+        }
+        if let Some(c) = self.ceiling {
+            next = next.min(c);
+        }
+        st.rate = Some(next);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LimiterState> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// A request of `ticket` was throttled: pause the provider for `pause` (the wait it asked for,
+    /// or the caller's cool-down), and cut the rate if this is a new congestion event.
+    pub fn on_throttled(&self, ticket: Ticket, pause: Duration) {
+        let now = Instant::now();
+        let mut st = self.lock();
+        st.pause(now, pause);
+        if ticket.epoch != st.epoch {
+            return;
+        }
+        st.epoch += 1;
+        st.events += 1;
+        st.last_event = Some(now);
+        st.slow_start = false;
+        let (Some(rate), Some(at)) = (st.rate, ticket.rate) else {
+            return;
+        };
+        let proven = st.proven.take();
+        let cut = match proven {
+            Some(p) if p < at => p,
+            Some(_) => at * EDGE_CUT,
+            None => at * BLIND_CUT,
+        };
+        st.throttled_at = Some(at);
+        st.holding = cut * STEP_UP >= at;
+        let hold = if st.holding { cut * HOLD_MARGIN } else { cut };
+        st.rate = Some(hold.min(rate).max(MIN_RATE));
+    }
+
+    /// The provider asked for a pause without it being a sign of our rate (a 503 with
+    /// `Retry-After`, a quota reset announced by the provider): nobody sends for `pause`.
+    pub fn pause_for(&self, pause: Duration) {
+        let now = Instant::now();
+        self.lock().pause(now, pause);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// Bounds requests in flight, adapting the bound: halved on throttling, grown by one after a run
-/// of successes, never above the configured maximum (`--workers`).
+/// Slack allowed between a request's pacing slot and when it actually went out for its answer to
+/// still count as a test of the rate: tokio's timer resolution, and a moment to be scheduled.
+const PACE_SLACK: Duration = Duration::from_millis(2);
+
+impl State {
+    fn interval(&self) -> Option<Duration> {
+        self.rate.map(|r| Duration::from_secs_f64(1.0 / r))
+    }
+
+    /// The earliest instant of the next per-second slot: one interval after the last request, and
+    /// not inside a pause. After a pause the first request goes alone and the rest are spaced
+    /// from it: the slots missed during the pause are not sent in a burst.
+    fn next_slot(&self) -> Option<Instant> {
+        let paced = self.last.zip(self.interval()).map(|(l, i)| l + i);
+        match (paced, self.paused_until) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn admit(&mut self, now: Instant) -> Ticket {
+        let at_pace = match (self.last, self.interval()) {
+            (Some(last), Some(i)) => now.duration_since(last) <= i + PACE_SLACK,
+            _ => false,
+        };
+        let ticket = Ticket {
+            epoch: self.epoch,
+            rate: self.rate,
+            at_pace,
+        };
+        self.last = Some(now);
+        for w in &mut self.windows {
+            w.sent.push_back(now);
+        }
+        self.admitted += 1;
+        ticket
+    }
+
+    fn pause(&mut self, now: Instant, pause: Duration) {
+        let until = now
+            .checked_add(pause)
+            .unwrap_or(now + Duration::from_hours(24 * 365));
+        let covered = self.paused_until.filter(|u| *u > now).unwrap_or(now);
+        self.paused_total += until.saturating_duration_since(covered);
+        if until > covered {
+            self.paused_until = Some(until);
+        }
+    }
+}
+
+/// Bounds requests in flight at `--workers`.
 #[derive(Debug)]
 pub struct Gate {
-    max: usize,
     semaphore: Semaphore,
-    /// Permits to swallow as they come back, to shrink the bound without waiting.
-    debt: AtomicUsize,
-    /// Current bound (max minus permits withheld).
-    limit: AtomicUsize,
-    successes: AtomicUsize,
 }
 
 /// A slot in the [`Gate`], released on drop.
 #[derive(Debug)]
 pub struct Slot<'a> {
-    gate: &'a Gate,
-    permit: Option<SemaphorePermit<'a>>,
+    _permit: SemaphorePermit<'a>,
 }
 
 impl Gate {
     /// A gate allowing `max` requests in flight (at least one).
     pub fn new(max: usize) -> Gate {
-        let max = max.max(1);
         Gate {
-            max,
-            semaphore: Semaphore::new(max),
-            debt: AtomicUsize::new(0),
-            limit: AtomicUsize::new(max),
-            successes: AtomicUsize::new(0),
+            semaphore: Semaphore::new(max.max(1)),
         }
-    }
-
-    /// The current bound on requests in flight.
-    pub fn limit(&self) -> usize {
-        self.limit.load(Ordering::Relaxed)
     }
 
     /// Waits for a slot.
@@ -176,174 +462,9 @@ impl Gate {
             .acquire()
             .await
             .expect("the gate's semaphore is never closed");
-        Slot {
-            gate: self,
-            permit: Some(permit),
-        }
-    }
-
-    /// Throttled: halve the bound (never below one).
-    pub fn on_throttled(&self) {
-        self.successes.store(0, Ordering::Relaxed);
-        let limit = self.limit.load(Ordering::Relaxed);
-        let target = (limit / 2).max(1);
-        let cut = limit - target;
-        if cut > 0 {
-            self.limit.store(target, Ordering::Relaxed);
-            // Take idle permits away now; the rest are swallowed as in-flight slots come back.
-            let taken = self.semaphore.forget_permits(cut);
-            self.debt.fetch_add(cut - taken, Ordering::Relaxed);
-        }
-    }
-
-    /// Answered: after as many successes as the current bound, allow one more request in flight.
-    pub fn on_answered(&self) {
-        let limit = self.limit.load(Ordering::Relaxed);
-        if limit >= self.max {
-            return;
-        }
-        if self.successes.fetch_add(1, Ordering::Relaxed) + 1 < limit {
-            return;
-        }
-        self.successes.store(0, Ordering::Relaxed);
-        self.limit.store(limit + 1, Ordering::Relaxed);
-        // Cancel a withheld permit if one is still owed, else hand a new one out.
-        let repaid = self
-            .debt
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| d.checked_sub(1))
-            .is_ok();
-        if !repaid {
-            self.semaphore.add_permits(1);
-        }
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            let owed = self
-                .gate
-                .debt
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| d.checked_sub(1));
-            if owed.is_ok() {
-                permit.forget();
-            }
-        }
+        Slot { _permit: permit }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn paces_requests_at_the_configured_rate_without_burst() {
-        let l = RateLimiter::new(Some(20.0));
-        let start = Instant::now();
-        for _ in 0..41 {
-            l.acquire().await;
-        }
-        // 41 requests at 20/s less the headroom: the first at t=0, the last at 40 / 19 s, give or
-        // take tokio's 1 ms timer resolution per wait.
-        let elapsed = (Instant::now() - start).as_secs_f64();
-        let floor = 40.0 / (20.0 * PACING_HEADROOM);
-        assert!(
-            (floor - 1e-6..=floor + 0.040).contains(&elapsed),
-            "{elapsed}"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn unlimited_never_waits() {
-        let l = RateLimiter::new(None);
-        let start = Instant::now();
-        for _ in 0..1000 {
-            l.acquire().await;
-        }
-        assert_eq!(Instant::now(), start);
-        assert!(RateLimiter::new(Some(0.0)).configured_rate().is_none());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn throttling_stops_everyone_then_halves_and_recovers() {
-        let l = std::sync::Arc::new(RateLimiter::new(Some(10.0)));
-        l.acquire().await;
-        l.on_throttled(Duration::from_secs(5));
-        assert_eq!(l.current_rate(), Some(5.0));
-        // Another task is held back by the same cool-down.
-        let l2 = l.clone();
-        let held = Instant::now();
-        tokio::spawn(async move { l2.acquire().await })
-            .await
-            .unwrap();
-        assert_eq!(Instant::now() - held, Duration::from_secs(5));
-        // The limiter counts the wall-clock time spent in cool-downs.
-        assert_eq!(l.throttled_total(), Duration::from_secs(5));
-        // Then paced at the halved rate: 200 ms apart (plus the headroom).
-        let before = Instant::now();
-        l.acquire().await;
-        let gap = (Instant::now() - before).as_secs_f64();
-        let want = 0.2 / PACING_HEADROOM;
-        assert!((want - 1e-6..=want + 0.001).contains(&gap), "{gap}");
-        for _ in 0..20 {
-            l.on_answered();
-        }
-        assert_eq!(l.current_rate(), Some(10.0));
-        for _ in 0..10 {
-            l.on_throttled(Duration::ZERO);
-        }
-        assert_eq!(l.current_rate(), Some(10.0 * MIN_RATE_FACTOR));
-    }
-
-    #[tokio::test]
-    async fn gate_shrinks_on_throttle_and_grows_back() {
-        let g = Gate::new(8);
-        let slots: Vec<_> = futures_slots(&g, 8).await;
-        g.on_throttled();
-        assert_eq!(g.limit(), 4);
-        drop(slots);
-        // Only 4 permits come back.
-        assert_eq!(g.semaphore.available_permits(), 4);
-        for _ in 0..4 {
-            g.on_answered();
-        }
-        assert_eq!(g.limit(), 5);
-        assert_eq!(g.semaphore.available_permits(), 5);
-        for _ in 0..100 {
-            g.on_answered();
-        }
-        assert_eq!(g.limit(), 8);
-        assert_eq!(g.semaphore.available_permits(), 8);
-    }
-
-    #[tokio::test]
-    async fn gate_shrinks_while_slots_are_out() {
-        let g = Gate::new(4);
-        let a = g.acquire().await;
-        g.on_throttled(); // limit 2: two idle permits taken away at once
-        g.on_throttled(); // limit 1: the last idle permit taken away
-        assert_eq!(g.limit(), 1);
-        assert_eq!(g.semaphore.available_permits(), 0);
-        assert_eq!(g.debt.load(Ordering::Relaxed), 0);
-        drop(a);
-        assert_eq!(g.semaphore.available_permits(), 1);
-
-        let g = Gate::new(4);
-        let out = futures_slots(&g, 4).await;
-        g.on_throttled(); // limit 2, nothing idle: owes 2
-        assert_eq!(g.debt.load(Ordering::Relaxed), 2);
-        g.on_answered(); // not yet: needs `limit` successes
-        g.on_answered(); // limit 3 repays one owed permit
-        assert_eq!((g.limit(), g.debt.load(Ordering::Relaxed)), (3, 1));
-        drop(out);
-        assert_eq!(g.semaphore.available_permits(), 3);
-    }
-
-    async fn futures_slots(g: &Gate, n: usize) -> Vec<Slot<'_>> {
-        let mut v = Vec::new();
-        for _ in 0..n {
-            v.push(g.acquire().await);
-        }
-        v
-    }
-}
+mod tests;

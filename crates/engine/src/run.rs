@@ -1,12 +1,15 @@
 //! Running a plan: bounded concurrency, one shared rate limiter, retries, commits as answers arrive.
 
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use backfill_domain::jiff::Timestamp;
 use backfill_domain::{Action, Bar, SymbolMeta, TimeRange};
 use backfill_provider::retry::RetryPolicy;
-use backfill_provider::{Answer, ErrorKind, FetchError, FetchRequest, Provider};
+use backfill_provider::{Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider};
 use backfill_store::{Flagged, LedgerEntry, Store};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -15,7 +18,7 @@ use tokio::time::Instant;
 use crate::coverage::closed_sessions;
 use crate::drift;
 use crate::events::{Event, Reporter};
-use crate::limits::{Gate, RateLimiter};
+use crate::limits::{Gate, Limits, PausedTooLong, RateLimiter, Ticket};
 use crate::plan::{PlannedRequest, TickerPlan};
 use crate::report::{RunReport, Status, TickerReport};
 use crate::validate::{InvalidBars, validate};
@@ -25,8 +28,11 @@ use crate::validate::{InvalidBars, validate};
 pub struct RunConfig {
     /// Maximum requests in flight.
     pub workers: usize,
-    /// Requests per second to the provider, shared by every task; `None` for no limit.
-    pub rate: Option<f64>,
+    /// Rate and quotas to the provider, shared by every task.
+    pub limits: Limits,
+    /// The longest provider pause a ticker waits out (a `Retry-After` or quota reset beyond the
+    /// retry policy's cap). Waiting does not spend retries; a longer pause fails the ticker.
+    pub max_wait: Duration,
     pub retry: RetryPolicy,
     /// Seed for retry jitter (tests pass one for reproducibility).
     pub seed: Option<u64>,
@@ -83,12 +89,15 @@ pub(crate) struct Shared<P> {
     pub(crate) store: Arc<Store>,
     invalid_bars: InvalidBars,
     retry: RetryPolicy,
+    max_wait: Duration,
     limiter: Arc<RateLimiter>,
     gate: Arc<Gate>,
     reporter: Arc<dyn Reporter>,
     cancel: Cancel,
     /// Commits in progress at once, so that memory does not grow with `--workers`.
     commits: tokio::sync::Semaphore,
+    /// When the run started (the plans were made just before).
+    started: Instant,
 }
 
 /// Commits allowed at once: two per core. A commit encodes Parquet (CPU) and then waits on fsync
@@ -99,8 +108,13 @@ fn commit_parallelism() -> usize {
 }
 
 impl<P: Provider> Engine<P> {
+    /// The rate limiter every request of this engine passes (for reports and tests).
+    pub fn limiter(&self) -> &RateLimiter {
+        &self.limiter
+    }
+
     pub fn new(provider: Arc<P>, store: Arc<Store>, config: RunConfig) -> Engine<P> {
-        let limiter = Arc::new(RateLimiter::new(config.rate));
+        let limiter = Arc::new(RateLimiter::new(config.limits));
         let gate = Arc::new(Gate::new(config.workers));
         Engine {
             provider,
@@ -137,11 +151,13 @@ impl<P: Provider> Engine<P> {
             provider: self.provider.clone(),
             store: self.store.clone(),
             retry: self.config.retry,
+            max_wait: self.config.max_wait,
             limiter: self.limiter.clone(),
             gate: self.gate.clone(),
             reporter: reporter.clone(),
             cancel: cancel.clone(),
             commits: tokio::sync::Semaphore::new(commit_parallelism()),
+            started,
             invalid_bars: self.config.invalid_bars,
         });
         let mut reports: Vec<TickerReport> = failed;
@@ -222,6 +238,11 @@ async fn run_ticker<P: Provider>(
         requests: plan.requests.len(),
     });
     for planned in &plan.requests {
+        let Some(planned) = clip_to_lookback(&plan, planned, sh.started.elapsed(), &mut report)
+        else {
+            continue;
+        };
+        let planned = &planned;
         let req = FetchRequest {
             symbol: plan.symbol.clone(),
             interval: plan.interval,
@@ -270,10 +291,50 @@ async fn run_ticker<P: Provider>(
     report
 }
 
+/// A planned request as it may be sent now: the provider's lookback edge has moved on by `elapsed`
+/// since planning, so a request sent late is clipped to what the provider still serves instead of
+/// being refused (HTTP 422). `None`, with a warning, when nothing of it is left.
+fn clip_to_lookback(
+    plan: &TickerPlan,
+    planned: &PlannedRequest,
+    elapsed: Duration,
+    report: &mut TickerReport,
+) -> Option<PlannedRequest> {
+    let Some(edge) = plan.earliest else {
+        return Some(*planned);
+    };
+    let moved = backfill_domain::jiff::SignedDuration::try_from(elapsed).unwrap_or_default();
+    let edge = edge.saturating_add(moved).unwrap_or(edge);
+    if planned.range.start() >= edge {
+        return Some(*planned);
+    }
+    let Some(range) = TimeRange::new(edge, planned.range.end()) else {
+        report.warnings.push(format!(
+            "{} was past the provider's lookback by the time it could be sent, and was skipped",
+            planned.range
+        ));
+        return None;
+    };
+    report.warnings.push(format!(
+        "{} was sent late and clipped to start at {edge}, where the provider's lookback now ends",
+        planned.range
+    ));
+    Some(PlannedRequest {
+        range,
+        provisional_from: planned.provisional_from.map(|p| p.max(edge)),
+        ..*planned
+    })
+}
+
 /// Why a ticker stopped before its last request.
 pub(crate) enum Stop {
     Cancelled,
     Failed(FetchError),
+    /// The provider asked for a pause longer than the run may wait.
+    PausedTooLong {
+        wait: Duration,
+        max_wait: Duration,
+    },
     Store(String),
 }
 
@@ -293,6 +354,17 @@ impl Stop {
                 };
                 (status, e.to_string(), e.kind.label())
             }
+            Stop::PausedTooLong { wait, max_wait } => (
+                Status::Failed,
+                format!(
+                    "the provider asked to pause for {}, longer than the longest wait allowed ({}); \
+                     hint: rerun once the pause is over (the run resumes where it stopped), or raise \
+                     `--max-wait`",
+                    secs(wait),
+                    secs(max_wait)
+                ),
+                "paused_too_long",
+            ),
             Stop::Store(msg) => (Status::Failed, msg, "store"),
         };
         report.status = status;
@@ -301,6 +373,18 @@ impl Stop {
     }
 }
 
+/// A duration in whole seconds, as `95s`.
+fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64().ceil() as u64)
+}
+
+/// Fetches `req` until it is answered, retrying throttled and transient failures.
+///
+/// The order of the waits: the in-flight slot first, then the rate slot, which the provider takes
+/// through the [`Pacer`] immediately before each HTTP request it sends. A throttled answer pauses
+/// the whole provider before this request's slot is released, so no task sends inside the pause.
+/// A pause longer than the retry policy's cap (a long `Retry-After`, a quota reset) is waited out
+/// without spending a retry, up to `max_wait`; beyond it the request fails with that reason.
 pub(crate) async fn fetch_with_retries<P: Provider>(
     sh: &Shared<P>,
     req: &FetchRequest,
@@ -308,84 +392,193 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
     rng: &mut fastrand::Rng,
 ) -> Result<Answer, Stop> {
     let mut attempt: u32 = 0;
+    let mut sent: u32 = 0;
     loop {
         if sh.cancel.is_cancelled() {
             return Err(Stop::Cancelled);
         }
-        tokio::select! {
-            () = sh.limiter.acquire() => {}
+        let slot = tokio::select! {
+            s = sh.gate.acquire() => s,
             () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
-        }
-        let result = {
-            let _slot = tokio::select! {
-                s = sh.gate.acquire() => s,
-                () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
-            };
-            sh.reporter.on_event(&Event::Request {
-                symbol: &req.symbol,
-                range: req.range,
-                attempt,
-            });
-            report.requests += 1;
-            let sent = tokio::time::Instant::now();
-            let result = tokio::select! {
-                r = sh.provider.fetch(req) => r,
-                () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
-            };
-            sh.reporter.on_event(&Event::Answered {
-                symbol: &req.symbol,
-                range: req.range,
-                attempt,
-                outcome: match &result {
-                    Ok(answer) => Ok(answer.bars.len()),
-                    Err(e) => Err(e.kind.label()),
-                },
-                latency: sent.elapsed(),
-            });
-            result
         };
+        let pacer = AttemptPacer {
+            limiter: &sh.limiter,
+            max_wait: sh.max_wait,
+            reporter: sh.reporter.as_ref(),
+            req,
+            attempt: sent,
+            state: Mutex::new(PacerState::default()),
+            refused: tokio::sync::Notify::new(),
+        };
+        let result = tokio::select! {
+            r = sh.provider.fetch_paced(req, &pacer) => r,
+            paused = pacer.refused() => {
+                return Err(Stop::PausedTooLong { wait: paused.remaining, max_wait: sh.max_wait });
+            }
+            () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
+        };
+        let (ticket, sent_at) = pacer.sent();
+        sh.reporter.on_event(&Event::Answered {
+            symbol: &req.symbol,
+            range: req.range,
+            attempt: sent,
+            outcome: match &result {
+                Ok(answer) => Ok(answer.bars.len()),
+                Err(e) => Err(e.kind.label()),
+            },
+            latency: sent_at.map_or(Duration::ZERO, |t| t.elapsed()),
+        });
+        report.requests += 1;
+        sent += 1;
         let err = match result {
             Ok(answer) => {
-                sh.limiter.on_answered();
-                sh.gate.on_answered();
+                if let Some(t) = ticket {
+                    sh.limiter.on_clean(t);
+                }
                 return Ok(answer);
             }
             Err(e) => e,
         };
-        let retry_after = err.kind.retry_after();
-        let throttled_now = matches!(err.kind, ErrorKind::Throttled { .. });
-        let mut delay = sh.retry.delay(attempt, retry_after, rng);
-        if throttled_now && retry_after.is_none() {
-            // Equal jitter for throttling: a cool-down of nearly zero would only be throttled again.
-            delay = delay.max(sh.retry.ceiling(attempt) / 2);
-        }
-        if throttled_now {
-            sh.limiter.on_throttled(delay);
-            sh.gate.on_throttled();
+        let asked = err.kind.retry_after();
+        let throttled = matches!(err.kind, ErrorKind::Throttled { .. });
+        // The wait before the next attempt: what the server asked for, else our backoff. A cool-down
+        // for throttling gets equal jitter: one of nearly zero would only be throttled again.
+        let wait = asked.unwrap_or_else(|| {
+            let d = sh.retry.delay(attempt, None, rng);
+            if throttled {
+                d.max(sh.retry.ceiling(attempt) / 2)
+            } else {
+                d
+            }
+        });
+        if throttled {
+            match ticket {
+                Some(t) => sh.limiter.on_throttled(t, wait),
+                None => sh.limiter.pause_for(wait),
+            }
             sh.reporter.on_event(&Event::Throttled {
                 symbol: &req.symbol,
-                cool_down: delay,
+                cool_down: wait,
             });
+        } else if asked.is_some() {
+            // A 503 with `Retry-After`: the provider is unavailable, not saying our rate is wrong.
+            sh.limiter.pause_for(wait);
         } else if !err.kind.is_retryable() {
-            sh.limiter.on_answered();
+            // The server accepted the request at this rate; the answer is just final.
+            if let Some(t) = ticket {
+                sh.limiter.on_clean(t);
+            }
+        }
+        drop(slot);
+        if !err.kind.is_retryable() {
             return Err(Stop::Failed(err));
         }
-        if !err.kind.is_retryable() || attempt >= sh.retry.max_retries {
-            return Err(Stop::Failed(err));
+        let long_pause = asked.is_some_and(|w| w > sh.retry.cap);
+        if long_pause && wait > sh.max_wait {
+            return Err(Stop::PausedTooLong {
+                wait,
+                max_wait: sh.max_wait,
+            });
+        }
+        if !long_pause {
+            if attempt >= sh.retry.max_retries {
+                return Err(Stop::Failed(err));
+            }
+            attempt += 1;
+            report.retries += 1;
         }
         let reason = err.kind.to_string();
         sh.reporter.on_event(&Event::Retry {
             symbol: &req.symbol,
-            attempt: attempt + 1,
-            delay,
+            attempt,
+            delay: wait,
             reason: &reason,
         });
-        attempt += 1;
-        report.retries += 1;
-        tokio::select! {
-            () = tokio::time::sleep(delay) => {}
-            () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
+        // A pause is waited out in the limiter (with every other task); a transient failure
+        // without one backs off here, for this ticker alone.
+        if !throttled && asked.is_none() {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
+            }
         }
+    }
+}
+
+/// The [`Pacer`] of one attempt: takes rate slots from the shared limiter, reports the attempt's
+/// first request as it goes out, remembers the ticket of the last one (the request whose answer
+/// the attempt returns), and refuses when the provider is paused for longer than `max_wait`.
+struct AttemptPacer<'a> {
+    limiter: &'a RateLimiter,
+    max_wait: Duration,
+    reporter: &'a dyn Reporter,
+    req: &'a FetchRequest,
+    attempt: u32,
+    state: Mutex<PacerState>,
+    refused: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct PacerState {
+    ticket: Option<Ticket>,
+    /// When the attempt's first request went out.
+    sent_at: Option<Instant>,
+    refused: Option<PausedTooLong>,
+}
+
+impl AttemptPacer<'_> {
+    /// The ticket of the last request sent, and when the first went out.
+    fn sent(&self) -> (Option<Ticket>, Option<Instant>) {
+        let st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        (st.ticket, st.sent_at)
+    }
+
+    /// Resolves when an acquire was refused because the provider is paused for too long.
+    async fn refused(&self) -> PausedTooLong {
+        loop {
+            let notified = self.refused.notified();
+            if let Some(p) = self
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .refused
+            {
+                return p;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Pacer for AttemptPacer<'_> {
+    fn acquire(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            match self.limiter.acquire_within(self.max_wait).await {
+                Ok(t) => {
+                    let first = {
+                        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        st.sent_at.get_or_insert_with(Instant::now);
+                        st.ticket.replace(t).is_none()
+                    };
+                    if first {
+                        self.reporter.on_event(&Event::Request {
+                            symbol: &self.req.symbol,
+                            range: self.req.range,
+                            attempt: self.attempt,
+                        });
+                    }
+                }
+                Err(p) => {
+                    self.state
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .refused = Some(p);
+                    self.refused.notify_waiters();
+                    // The caller's select! ends the attempt through `refused`.
+                    std::future::pending::<()>().await;
+                }
+            }
+        })
     }
 }
 

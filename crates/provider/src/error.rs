@@ -52,6 +52,12 @@ pub enum ErrorKind {
     /// A failure that another attempt may not hit (5xx, reset, timeout, truncated body, outage page).
     #[error("transient failure talking to the provider ({detail})")]
     Transient { detail: String },
+    /// The provider is unavailable and said when to come back (HTTP 503 with `Retry-After`).
+    #[error("the provider is temporarily unavailable ({detail}){}", RetryText(Some(*.retry_after)))]
+    Unavailable {
+        detail: String,
+        retry_after: Duration,
+    },
     /// An answer that cannot be used as data (bad JSON, HTML, wrong granularity, inconsistent arrays).
     #[error("unusable answer from the provider ({detail})")]
     Malformed { detail: String },
@@ -72,11 +78,14 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Whether another attempt can help: `Throttled` and `Transient` yes; `NotFound`, `OutOfWindow`,
-    /// `Malformed`, `BadEndpoint` and `Unauthorized` no. This is the one function that decides retryability.
+    /// Whether another attempt can help: `Throttled`, `Transient` and `Unavailable` yes; `NotFound`,
+    /// `OutOfWindow`, `Malformed`, `BadEndpoint` and `Unauthorized` no. This is the one function
+    /// that decides retryability.
     pub fn is_retryable(&self) -> bool {
         match self {
-            ErrorKind::Throttled { .. } | ErrorKind::Transient { .. } => true,
+            ErrorKind::Throttled { .. }
+            | ErrorKind::Transient { .. }
+            | ErrorKind::Unavailable { .. } => true,
             ErrorKind::NotFound { .. }
             | ErrorKind::OutOfWindow { .. }
             | ErrorKind::Malformed { .. }
@@ -86,10 +95,12 @@ impl ErrorKind {
         }
     }
 
-    /// The server's requested wait (`Retry-After`), when it sent one.
+    /// The server's requested wait (`Retry-After`, a quota reset), when it sent one. However long,
+    /// the caller pauses every request to the provider until then.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ErrorKind::Throttled { retry_after } => *retry_after,
+            ErrorKind::Unavailable { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -101,6 +112,7 @@ impl ErrorKind {
             ErrorKind::Throttled { .. } => "throttled",
             ErrorKind::OutOfWindow { .. } => "out_of_window",
             ErrorKind::Transient { .. } => "transient",
+            ErrorKind::Unavailable { .. } => "unavailable",
             ErrorKind::Malformed { .. } => "malformed",
             ErrorKind::BadEndpoint { .. } => "bad_endpoint",
             ErrorKind::Unauthorized { .. } => "unauthorized",

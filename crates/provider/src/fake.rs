@@ -15,7 +15,7 @@ use std::time::Duration;
 use backfill_domain::{Action, Bar, Interval, Symbol, SymbolMeta};
 use jiff::Timestamp;
 
-use crate::{Answer, ErrorKind, FetchError, FetchRequest, Provider, Window};
+use crate::{Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, Window};
 
 /// An in-memory provider. See the module docs.
 #[derive(Debug, Clone)]
@@ -262,7 +262,12 @@ impl Provider for FakeProvider {
             .unwrap_or_default()
     }
 
-    async fn fetch(&self, req: &FetchRequest) -> Result<Answer, FetchError> {
+    async fn fetch_paced(
+        &self,
+        req: &FetchRequest,
+        pacer: &dyn Pacer,
+    ) -> Result<Answer, FetchError> {
+        pacer.acquire().await;
         let now = self.inner.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.inner.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let _guard = InFlight(&self.inner);

@@ -76,16 +76,16 @@ pub(crate) fn transport(doing: &str, e: reqwest::Error) -> ErrorKind {
     ErrorKind::Transient { detail }
 }
 
-/// Parses `Retry-After`: delta-seconds or an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`), relative to `now`.
+/// Parses `Retry-After` (RFC 9110 §10.2.3): delta-seconds, or an HTTP-date in any of its three
+/// formats (`Sun, 06 Nov 1994 08:49:37 GMT`, the obsolete `Sunday, 06-Nov-94 08:49:37 GMT` and
+/// asctime's `Sun Nov  6 08:49:37 1994`), relative to `now`.
 /// A date in the past means "now" (zero).
 pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let at = jiff::fmt::rfc2822::DateTimeParser::new()
-        .parse_timestamp(value)
-        .ok()?;
+    let at = jiff::Timestamp::try_from(httpdate::parse_http_date(value).ok()?).ok()?;
     let wait = at.duration_since(now);
     Some(if wait.is_negative() {
         Duration::ZERO

@@ -42,6 +42,7 @@
 //! See [`yahoo::parse_chart`] for the row rules (null volumes, partial rows, live rows, time zones).
 
 use std::future::Future;
+use std::pin::Pin;
 
 use backfill_domain::{Action, Bar, Interval, Symbol, SymbolMeta, TimeRange};
 
@@ -118,8 +119,51 @@ impl Window {
     };
 }
 
-/// A source of bars. Implementations make exactly **one attempt** per [`Provider::fetch`] call;
-/// the caller owns retries, pacing and concurrency.
+/// A provider's published request quotas. Each one holds on its own, all at once: a request is sent
+/// only when it fits every quota that is set.
+///
+/// `per_second` is a steady rate (requests evenly spaced, no burst); `per_minute` and `per_hour`
+/// are counts in any sliding window of that length (a burst is fine as long as the count holds).
+/// `None` means no such quota. Tiingo's free plan, for example, is `per_hour: Some(50)`; Alpaca's
+/// is `per_minute: Some(200)`.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Quotas {
+    pub per_second: Option<f64>,
+    pub per_minute: Option<u32>,
+    pub per_hour: Option<u32>,
+}
+
+impl Quotas {
+    /// No quota at all.
+    pub const NONE: Quotas = Quotas {
+        per_second: None,
+        per_minute: None,
+        per_hour: None,
+    };
+}
+
+/// The caller's admission control for outgoing HTTP requests (the engine's rate limiter).
+///
+/// A provider awaits [`Pacer::acquire`] immediately before **every** HTTP request it sends (chart,
+/// page, cookie, crumb, token refresh, the retry after a 401), so every request counts against the
+/// shared rate and quotas and none is sent while the provider is paused.
+pub trait Pacer: Send + Sync {
+    /// Waits until one more request may be sent, and reserves it.
+    fn acquire(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// A [`Pacer`] that never waits: for tests and callers that pace nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unpaced;
+
+impl Pacer for Unpaced {
+    fn acquire(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// A source of bars. Implementations make exactly **one attempt** per fetch call; the caller owns
+/// retries, pacing and concurrency.
 pub trait Provider: Send + Sync + 'static {
     /// Short lowercase name used in reports and the store (`yahoo`, `fake`).
     fn name(&self) -> &str;
@@ -127,10 +171,30 @@ pub trait Provider: Send + Sync + 'static {
     /// The request limits at `interval`.
     fn window(&self, interval: Interval) -> Window;
 
-    /// Fetches `req` once.
+    /// The provider's published quotas (the default: none). The engine enforces them for every
+    /// request sent through the [`Pacer`].
+    fn quotas(&self) -> Quotas {
+        Quotas::NONE
+    }
+
+    /// Fetches `req` once, awaiting `pacer` before each HTTP request it sends (see [`Pacer`]).
     ///
     /// # Errors
     /// A [`FetchError`] whose [`ErrorKind`] says what went wrong and whether retrying can help
-    /// ([`ErrorKind::is_retryable`]).
-    fn fetch(&self, req: &FetchRequest) -> impl Future<Output = Result<Answer, FetchError>> + Send;
+    /// ([`ErrorKind::is_retryable`]). A throttled answer carries the wait the provider asked for
+    /// ([`ErrorKind::Throttled`]'s `retry_after`), however long: the engine pauses every request
+    /// to this provider until then without spending a retry (up to its `max_wait`).
+    fn fetch_paced(
+        &self,
+        req: &FetchRequest,
+        pacer: &dyn Pacer,
+    ) -> impl Future<Output = Result<Answer, FetchError>> + Send;
+
+    /// Fetches `req` once without pacing (tests, one-off tools).
+    ///
+    /// # Errors
+    /// As [`Provider::fetch_paced`].
+    fn fetch(&self, req: &FetchRequest) -> impl Future<Output = Result<Answer, FetchError>> + Send {
+        self.fetch_paced(req, &Unpaced)
+    }
 }

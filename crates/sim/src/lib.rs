@@ -41,7 +41,8 @@
 //! | `GET /v1/test/getcrumb` | the 11-character crumb for the `A3` cookie (text/plain), 401 without one |
 //! | `GET /tiingo/daily/{TICKER}/prices?startDate[&endDate]` | Tiingo's end-of-day rows ([`tiingo`]); 401 without the key, 404 for unknown tickers, 429 "hourly request allocation" past [`SimConfig::tiingo_per_hour`] |
 //! | `GET /v2/stocks/bars?symbols&timeframe&start&end&adjustment&limit&page_token`, `GET /v1/corporate-actions?symbols&types&start` | Alpaca's bars and corporate actions ([`alpaca`]), paged; 403 without the keys, 400 `invalid symbol` for unknown symbols, 429 past [`SimConfig::alpaca_per_minute`] |
-//! | `GET /_stats`, `POST /_reset` | [`Stats`] as JSON; zero them |
+//! | `GET /_stats`, `POST /_reset` | [`Stats`] as JSON; zero them (and empty the log) |
+//! | `GET /_log` | every request received, in order ([`LogEntry`] as a JSON array) |
 //! | `GET`/`POST /_clock?now=<epoch seconds>` | read or fix the clock |
 //! | `POST /_crumb/rotate` | invalidate every crumb handed out so far |
 //!
@@ -65,5 +66,5 @@ mod venues;
 mod yahoo;
 
 pub use market::{DIVIDEND_FACTOR, Market};
-pub use server::{SimConfig, SimServer, Stats};
+pub use server::{LogEntry, SimConfig, SimServer, Stats};
 pub use yahoo::{INVALID_CRUMB_BODY, NOT_FOUND_BODY, VALID_RANGES};

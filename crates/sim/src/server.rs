@@ -118,6 +118,22 @@ pub struct Stats {
     pub rows_served: u64,
 }
 
+/// One request the server received, in arrival order ([`SimServer::log`]).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// When it arrived, since the server started (tokio's clock, so a paused test clock counts).
+    pub at: Duration,
+    /// The request path (`/v8/finance/chart/MSFT`, `/v1/test/getcrumb`, `/`).
+    pub path: String,
+    /// The status answered; `None` when the connection was cut instead (a simulated reset).
+    pub status: Option<u16>,
+    /// The `Retry-After` sent with the answer, in seconds.
+    pub retry_after: Option<u64>,
+}
+
+/// Requests kept in the log; older ones are dropped first.
+const LOG_CAPACITY: usize = 200_000;
+
 /// GCRA with a burst of one: a request is allowed when it arrives at or after the theoretical
 /// arrival time, which then moves one emission interval past it.
 #[derive(Debug)]
@@ -155,6 +171,8 @@ pub(crate) struct State {
     pub(crate) limiter: Mutex<Option<Gcra>>,
     crumbs: Mutex<Crumbs>,
     pub(crate) quotas: crate::quota::Quotas,
+    started: tokio::time::Instant,
+    log: Mutex<std::collections::VecDeque<LogEntry>>,
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -319,6 +337,8 @@ impl SimServer {
             limiter: Mutex::new(limiter),
             crumbs: Mutex::new(Crumbs::default()),
             quotas: crate::quota::Quotas::new(config.tiingo_per_hour, config.alpaca_per_minute),
+            started: tokio::time::Instant::now(),
+            log: Mutex::new(std::collections::VecDeque::new()),
             config,
         });
         let (stop, stop_rx) = watch::channel(false);
@@ -354,9 +374,16 @@ impl SimServer {
         lock(&self.state.stats).clone()
     }
 
-    /// Zeroes the counters.
+    /// Zeroes the counters and empties the request log.
     pub fn reset(&self) {
         *lock(&self.state.stats) = Stats::default();
+        lock(&self.state.log).clear();
+    }
+
+    /// Every request received since start or the last reset (the most recent 200,000), in arrival
+    /// order, with its answer: the ground truth for "nothing was sent inside a `Retry-After`".
+    pub fn log(&self) -> Vec<LogEntry> {
+        lock(&self.state.log).iter().cloned().collect()
     }
 
     /// The server's clock: the fixed time if one is set, else real time.
@@ -459,6 +486,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Answer {
     if let Some(control) = path.strip_prefix("/_") {
         return Ok(handle_control(&state, control, &req));
     }
+    let arrived = tokio::time::Instant::now();
     let in_flight = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(&state.in_flight);
     let chart_symbol = path
@@ -480,6 +508,21 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Answer {
             .entry(resp.status().as_u16())
             .or_default() += 1;
     }
+    let entry = LogEntry {
+        at: arrived.duration_since(state.started),
+        path,
+        status: answer.as_ref().ok().map(|r| r.status().as_u16()),
+        retry_after: answer
+            .as_ref()
+            .ok()
+            .and_then(|r| r.headers().get(RETRY_AFTER)?.to_str().ok()?.parse().ok()),
+    };
+    let mut log = lock(&state.log);
+    if log.len() == LOG_CAPACITY {
+        log.pop_front();
+    }
+    log.push_back(entry);
+    drop(log);
     answer
 }
 
@@ -629,7 +672,16 @@ fn handle_control(state: &State, control: &str, req: &Request<Incoming>) -> Resp
         }
         ("reset", true) => {
             *lock(&state.stats) = Stats::default();
+            lock(&state.log).clear();
             respond(200, JSON, "{}")
+        }
+        ("log", false) => {
+            let log: Vec<LogEntry> = lock(&state.log).iter().cloned().collect();
+            respond(
+                200,
+                JSON,
+                serde_json::to_string(&log).expect("the log serialises"),
+            )
         }
         ("clock", true) => {
             let q = query_map(req.uri().query());

@@ -42,7 +42,7 @@ pub async fn demo(args: &DemoArgs, out: Out) -> Result<ExitStatus> {
         .context("cannot start the simulator on 127.0.0.1")?;
     settings.yahoo_url = server.url();
     // The simulator allows as much as the machine can serve; the demo still shows the limiter at work.
-    settings.rate = Some(50.0);
+    settings.rate = backfill_engine::limits::Rate::Fixed(50.0);
     settings.workers = 16;
     out.note(&format!(
         "demo: simulator at {} ({} ms latency); store at `{}`",

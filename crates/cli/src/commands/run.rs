@@ -4,6 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use backfill_engine::limits::{AUTO_START, Limits, Rate};
 use backfill_engine::plan::WindowSpec;
 use backfill_engine::{Cancel, Engine, PrepareInput, Prepared, RunConfig, RunReport, prepare};
 use backfill_provider::Provider;
@@ -157,11 +158,18 @@ struct PlanTotals {
     estimated_secs: f64,
 }
 
-/// Time the rate limit alone imposes on `requests` (the first goes at once).
-fn estimate_secs(requests: usize, rate: Option<f64>) -> f64 {
-    match rate {
-        Some(r) if requests > 0 => (requests - 1) as f64 / r,
-        _ => 0.0,
+/// Time the rate limit alone imposes on `requests` (the first goes at once). `auto` is estimated
+/// at its starting rate.
+fn estimate_secs(requests: usize, rate: Rate) -> f64 {
+    let r = match rate {
+        Rate::Fixed(r) => r,
+        Rate::Auto => AUTO_START,
+        Rate::Unlimited => return 0.0,
+    };
+    if requests > 0 {
+        (requests - 1) as f64 / r
+    } else {
+        0.0
     }
 }
 
@@ -259,9 +267,11 @@ pub async fn plan(settings: &Settings, out: Out, json: bool) -> Result<ExitStatu
                 f.error.as_deref().unwrap_or("")
             );
         }
-        let rate = settings
-            .rate
-            .map_or_else(|| "no rate limit".to_owned(), |r| format!("{r} requests/s"));
+        let rate = match settings.rate {
+            Rate::Fixed(r) => format!("{r} requests/s"),
+            Rate::Auto => format!("`--rate auto` (from {AUTO_START} requests/s)"),
+            Rate::Unlimited => "no rate limit".to_owned(),
+        };
         let _ = writeln!(
             out,
             "\n{}, {}; at {rate} that takes at least {est:.1}s, plus latency and retries",
@@ -293,7 +303,8 @@ pub async fn execute<P: Provider>(
     let prepared = plan_all(settings, &store, &provider).await?;
     let config = RunConfig {
         workers: settings.workers,
-        rate: settings.rate,
+        limits: Limits::new(settings.rate, provider.quotas()),
+        max_wait: settings.max_wait,
         retry: RetryPolicy {
             max_retries: settings.retries,
             ..RetryPolicy::default()

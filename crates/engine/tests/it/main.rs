@@ -8,6 +8,7 @@ use backfill_calendar::{Calendar, Exchange};
 use backfill_domain::jiff::Timestamp;
 use backfill_domain::jiff::civil::{Date, date};
 use backfill_domain::{Bar, Interval, Symbol, SymbolMeta};
+use backfill_engine::limits::Limits;
 use backfill_engine::plan::WindowSpec;
 use backfill_engine::{
     Cancel, Engine, Event, PrepareInput, Reporter, RunConfig, RunReport, Status, prepare,
@@ -17,6 +18,8 @@ use backfill_provider::retry::RetryPolicy;
 use backfill_provider::{ErrorKind, Provider};
 use backfill_store::Store;
 use tokio::time::Instant;
+
+mod throttle;
 
 const END: Date = date(2024, 6, 28);
 
@@ -141,7 +144,8 @@ async fn run(
 fn config(workers: usize, retries: u32) -> RunConfig {
     RunConfig {
         workers,
-        rate: None,
+        limits: Limits::per_second(None),
+        max_wait: Duration::from_hours(1),
         retry: RetryPolicy {
             max_retries: retries,
             base: Duration::from_millis(100),
@@ -294,7 +298,7 @@ async fn a_429_pauses_every_task_not_only_the_one_that_saw_it() {
     let rec = Arc::new(Recorder::default());
     // One worker in flight at a time and 10 req/s, so T2..T4 are still waiting when T1 is throttled.
     let cfg = RunConfig {
-        rate: Some(10.0),
+        limits: Limits::per_second(Some(10.0)),
         ..config(1, 3)
     };
     let (report, _) = run(

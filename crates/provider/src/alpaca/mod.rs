@@ -35,7 +35,9 @@ use percent_encoding::utf8_percent_encode;
 use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::http::{Raw, read};
-use crate::{Answer, ErrorKind, FetchError, FetchRequest, Provider, ProviderError, Secret, Window};
+use crate::{
+    Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, ProviderError, Secret, Window,
+};
 
 pub use parse::{
     BarPage, CorporateAction, RawBar, build_answer, classify, parse_actions, parse_bars, timeframe,
@@ -157,7 +159,8 @@ impl AlpacaProvider {
         &self.inner.base
     }
 
-    async fn get(&self, url: &str) -> Result<Raw, ErrorKind> {
+    async fn get(&self, url: &str, pacer: &dyn Pacer) -> Result<Raw, ErrorKind> {
+        pacer.acquire().await;
         let raw = read(self.inner.client.get(url))
             .await
             .map_err(|k| self.redact(k))?;
@@ -166,14 +169,19 @@ impl AlpacaProvider {
     }
 
     /// Every page of bars for `req` at `adjustment`.
-    async fn bars(&self, req: &FetchRequest, adjustment: &str) -> Result<Vec<RawBar>, ErrorKind> {
+    async fn bars(
+        &self,
+        req: &FetchRequest,
+        adjustment: &str,
+        pacer: &dyn Pacer,
+    ) -> Result<Vec<RawBar>, ErrorKind> {
         let first = bars_url(&self.inner.base, req, adjustment, &self.inner.config.feed);
         let symbol = alpaca_symbol(req.symbol.as_str());
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut url = first.clone();
         for _ in 0..MAX_PAGES {
-            let raw = self.get(&url).await?;
+            let raw = self.get(&url, pacer).await?;
             let page = parse_bars(&raw.body, &symbol)?;
             out.extend(page.bars);
             match page.next_page_token {
@@ -192,14 +200,18 @@ impl AlpacaProvider {
     }
 
     /// Every split and cash dividend of `req.symbol` processed from 31 days before the window.
-    async fn actions(&self, req: &FetchRequest) -> Result<Vec<CorporateAction>, ErrorKind> {
+    async fn actions(
+        &self,
+        req: &FetchRequest,
+        pacer: &dyn Pacer,
+    ) -> Result<Vec<CorporateAction>, ErrorKind> {
         let first = actions_url(&self.inner.base, req);
         let mut out = Vec::new();
         let mut seen = HashSet::new();
         let mut url = first.clone();
         let symbol = alpaca_symbol(req.symbol.as_str());
         for _ in 0..MAX_PAGES {
-            let raw = self.get(&url).await?;
+            let raw = self.get(&url, pacer).await?;
             let (actions, next) = parse_actions(&raw.body)?;
             out.extend(actions.into_iter().filter(|a| match a {
                 CorporateAction::Split { symbol: s, .. }
@@ -220,7 +232,7 @@ impl AlpacaProvider {
         Err(too_many_pages())
     }
 
-    async fn fetch_once(&self, req: &FetchRequest) -> Result<Answer, ErrorKind> {
+    async fn fetch_once(&self, req: &FetchRequest, pacer: &dyn Pacer) -> Result<Answer, ErrorKind> {
         if timeframe(req.interval).is_none() {
             return Err(ErrorKind::Unsupported {
                 detail: format!(
@@ -230,13 +242,13 @@ impl AlpacaProvider {
                 ),
             });
         }
-        let split = self.bars(req, "split").await?;
+        let split = self.bars(req, "split", pacer).await?;
         let adjusted = if req.interval.is_intraday() {
             Vec::new()
         } else {
-            self.bars(req, "split,dividend").await?
+            self.bars(req, "split,dividend", pacer).await?
         };
-        let actions = self.actions(req).await?;
+        let actions = self.actions(req, pacer).await?;
         Ok(build_answer(req, &split, &adjusted, &actions))
     }
 
@@ -342,8 +354,14 @@ impl Provider for AlpacaProvider {
         Window::UNLIMITED
     }
 
-    async fn fetch(&self, req: &FetchRequest) -> Result<Answer, FetchError> {
-        self.fetch_once(req).await.map_err(|kind| req.error(kind))
+    async fn fetch_paced(
+        &self,
+        req: &FetchRequest,
+        pacer: &dyn Pacer,
+    ) -> Result<Answer, FetchError> {
+        self.fetch_once(req, pacer)
+            .await
+            .map_err(|kind| req.error(kind))
     }
 }
 

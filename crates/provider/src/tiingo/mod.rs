@@ -26,7 +26,9 @@ use percent_encoding::utf8_percent_encode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 
 use crate::http::read;
-use crate::{Answer, ErrorKind, FetchError, FetchRequest, Provider, ProviderError, Secret, Window};
+use crate::{
+    Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, ProviderError, Secret, Window,
+};
 
 pub use parse::{Row, build_answer, classify, quota_reset};
 
@@ -143,7 +145,7 @@ impl TiingoProvider {
         &self.inner.base
     }
 
-    async fn fetch_once(&self, req: &FetchRequest) -> Result<Answer, ErrorKind> {
+    async fn fetch_once(&self, req: &FetchRequest, pacer: &dyn Pacer) -> Result<Answer, ErrorKind> {
         if !INTERVALS.contains(&req.interval) {
             return Err(ErrorKind::Unsupported {
                 detail: format!(
@@ -154,6 +156,7 @@ impl TiingoProvider {
             });
         }
         let url = prices_url(&self.inner.base, req);
+        pacer.acquire().await;
         let raw = read(self.inner.client.get(&url))
             .await
             .map_err(|k| redact(k, self))?;
@@ -211,8 +214,14 @@ impl Provider for TiingoProvider {
         Window::UNLIMITED
     }
 
-    async fn fetch(&self, req: &FetchRequest) -> Result<Answer, FetchError> {
-        self.fetch_once(req).await.map_err(|kind| req.error(kind))
+    async fn fetch_paced(
+        &self,
+        req: &FetchRequest,
+        pacer: &dyn Pacer,
+    ) -> Result<Answer, FetchError> {
+        self.fetch_once(req, pacer)
+            .await
+            .map_err(|kind| req.error(kind))
     }
 }
 

@@ -1,7 +1,8 @@
 //! The Yahoo `v8/finance/chart` client.
 //!
-//! [`YahooProvider`] makes one HTTP request per [`Provider::fetch`] (two when a 401 forces a crumb
-//! refresh) and turns the response into an [`Answer`] with the pure [`parse_chart`]. It keeps one
+//! [`YahooProvider`] makes one HTTP request per [`Provider::fetch_paced`] (four when a 401 forces a
+//! cookie and crumb refresh: cookie, crumb, and the chart again), each one after the caller's
+//! [`Pacer`], and turns the response into an [`Answer`] with the pure [`parse_chart`]. It keeps one
 //! keep-alive pool (HTTP/1.1, and HTTP/2 when TLS negotiates it), decompresses gzip, verifies TLS with
 //! rustls (ring) and the platform's roots, and sends a desktop-Chrome `User-Agent` with browser-like
 //! `Accept`/`Accept-Language`, as yfinance's fallback does.
@@ -33,7 +34,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 
 use crate::http::{Raw, read};
-use crate::{Answer, ErrorKind, FetchError, FetchRequest, Provider, ProviderError, Window};
+use crate::{Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, ProviderError, Window};
 
 pub use crate::http::parse_retry_after;
 pub use parse::parse_chart;
@@ -194,30 +195,29 @@ impl YahooProvider {
             .clone()
     }
 
-    async fn fetch_once(&self, req: &FetchRequest) -> Result<Answer, ErrorKind> {
+    async fn fetch_once(&self, req: &FetchRequest, pacer: &dyn Pacer) -> Result<Answer, ErrorKind> {
         let seen = self.current_crumb();
         let url = chart_url(&self.inner.base, req);
         let mut raw = self
-            .get_chart(&url, seen.as_ref().map(|c| c.value.as_str()))
+            .get_chart(&url, seen.as_ref().map(|c| c.value.as_str()), pacer)
             .await?;
         if raw.status == 401 {
             let fresh = self
-                .refresh_crumb(seen.as_ref().map_or(0, |c| c.generation))
+                .refresh_crumb(seen.as_ref().map_or(0, |c| c.generation), pacer)
                 .await?;
-            raw = self.get_chart(&url, Some(&fresh.value)).await?;
+            raw = self.get_chart(&url, Some(&fresh.value), pacer).await?;
         }
         let result = parse_chart(raw.status, raw.content_type.as_deref(), &raw.body, req);
-        match result {
-            Err(ErrorKind::Throttled { retry_after: None }) if raw.retry_after.is_some() => {
-                Err(ErrorKind::Throttled {
-                    retry_after: raw.retry_after,
-                })
-            }
-            other => other,
-        }
+        with_retry_after(result, &raw)
     }
 
-    async fn get_chart(&self, url: &str, crumb: Option<&str>) -> Result<Raw, ErrorKind> {
+    async fn get_chart(
+        &self,
+        url: &str,
+        crumb: Option<&str>,
+        pacer: &dyn Pacer,
+    ) -> Result<Raw, ErrorKind> {
+        pacer.acquire().await;
         let mut builder = self.inner.client.get(url);
         if let Some(c) = crumb {
             builder = builder.query(&[("crumb", c)]);
@@ -236,12 +236,13 @@ impl YahooProvider {
 
     /// Gets a crumb newer than generation `seen`: another task's fresh one if it already refreshed,
     /// otherwise fetches cookie and crumb itself. Only one refresh runs at a time.
-    async fn refresh_crumb(&self, seen: u64) -> Result<Crumb, ErrorKind> {
+    async fn refresh_crumb(&self, seen: u64, pacer: &dyn Pacer) -> Result<Crumb, ErrorKind> {
         let _guard = self.inner.refresh.lock().await;
         if let Some(c) = self.current_crumb().filter(|c| c.generation != seen) {
             return Ok(c);
         }
         self.inner.crumb_fetches.fetch_add(1, Ordering::Relaxed);
+        pacer.acquire().await;
         // The cookie request's status is irrelevant (fc.yahoo.com answers 404 with cookies); only the
         // cookies it sets matter, and a blocked host is not fatal.
         if let Err(e) = self.inner.client.get(&self.inner.cookie_url).send().await {
@@ -251,7 +252,7 @@ impl YahooProvider {
             detail: "no crumb endpoint".into(),
         };
         for url in &self.inner.crumb_urls {
-            match self.get_crumb(url).await {
+            match self.get_crumb(url, pacer).await {
                 Ok(value) => {
                     let generation = seen.max(self.current_crumb().map_or(0, |c| c.generation)) + 1;
                     let crumb = Crumb { value, generation };
@@ -269,7 +270,8 @@ impl YahooProvider {
         Err(last)
     }
 
-    async fn get_crumb(&self, url: &str) -> Result<String, ErrorKind> {
+    async fn get_crumb(&self, url: &str, pacer: &dyn Pacer) -> Result<String, ErrorKind> {
+        pacer.acquire().await;
         let raw = read(self.inner.client.get(url)).await?;
         let text = String::from_utf8_lossy(&raw.body).trim().to_owned();
         if raw.status == 429 || text.to_ascii_lowercase().contains("too many requests") {
@@ -278,9 +280,12 @@ impl YahooProvider {
             });
         }
         if raw.status >= 500 {
-            return Err(ErrorKind::Transient {
-                detail: format!("the crumb request answered HTTP {}", raw.status),
-            });
+            return with_retry_after(
+                Err(ErrorKind::Transient {
+                    detail: format!("the crumb request answered HTTP {}", raw.status),
+                }),
+                &raw,
+            );
         }
         let plausible =
             !text.is_empty() && text.len() <= 128 && !text.contains(['<', ' ', '\n', '{']);
@@ -293,6 +298,25 @@ impl YahooProvider {
             });
         }
         Ok(text)
+    }
+}
+
+/// Adds the response's `Retry-After` to a throttled answer, and turns a 503 carrying one into
+/// [`ErrorKind::Unavailable`] (the server said when to come back).
+fn with_retry_after<T>(result: Result<T, ErrorKind>, raw: &Raw) -> Result<T, ErrorKind> {
+    match (result, raw.retry_after) {
+        (Err(ErrorKind::Throttled { retry_after: None }), Some(wait)) => {
+            Err(ErrorKind::Throttled {
+                retry_after: Some(wait),
+            })
+        }
+        (Err(ErrorKind::Transient { detail }), Some(wait)) if raw.status == 503 => {
+            Err(ErrorKind::Unavailable {
+                detail,
+                retry_after: wait,
+            })
+        }
+        (other, _) => other,
     }
 }
 
@@ -345,8 +369,14 @@ impl Provider for YahooProvider {
         yahoo_window(interval)
     }
 
-    async fn fetch(&self, req: &FetchRequest) -> Result<Answer, FetchError> {
-        self.fetch_once(req).await.map_err(|kind| req.error(kind))
+    async fn fetch_paced(
+        &self,
+        req: &FetchRequest,
+        pacer: &dyn Pacer,
+    ) -> Result<Answer, FetchError> {
+        self.fetch_once(req, pacer)
+            .await
+            .map_err(|kind| req.error(kind))
     }
 }
 
@@ -444,6 +474,15 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+        // The obsolete RFC 850 form and asctime's.
+        assert_eq!(
+            parse_retry_after("Monday, 05-Jan-26 10:00:45 GMT", now),
+            Some(Duration::from_secs(45))
+        );
+        assert_eq!(
+            parse_retry_after("Mon Jan  5 10:10:00 2026", now),
+            Some(Duration::from_mins(10))
+        );
     }
 
     #[test]

@@ -1,0 +1,389 @@
+use std::sync::Arc;
+
+use super::*;
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn fixed(rate: f64) -> RateLimiter {
+    RateLimiter::new(Limits::per_second(Some(rate)))
+}
+
+#[tokio::test(start_paused = true)]
+async fn paces_requests_at_the_configured_rate_without_burst() {
+    let l = fixed(20.0);
+    let start = Instant::now();
+    for _ in 0..41 {
+        l.acquire().await;
+    }
+    // 41 requests at 20/s less the headroom: the first at t=0, the last at 40 / 19 s, give or
+    // take tokio's 1 ms timer resolution per wait.
+    let elapsed = secs(Instant::now() - start);
+    let floor = 40.0 / (20.0 * PACING_HEADROOM);
+    assert!(
+        (floor - 1e-6..=floor + 0.040).contains(&elapsed),
+        "{elapsed}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn unlimited_never_waits() {
+    let l = RateLimiter::new(Limits::per_second(None));
+    let start = Instant::now();
+    for _ in 0..1000 {
+        l.acquire().await;
+    }
+    assert_eq!(Instant::now(), start);
+    assert_eq!(
+        RateLimiter::new(Limits::per_second(Some(0.0))).current_rate(),
+        None
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn minute_and_hour_quotas_hold_in_every_sliding_window() {
+    // Alpaca-like: 200 per minute, no per-second rate: a burst of 200, then one per freed slot.
+    let l = RateLimiter::new(Limits::new(
+        Rate::Unlimited,
+        Quotas {
+            per_minute: Some(200),
+            ..Quotas::NONE
+        },
+    ));
+    let start = Instant::now();
+    let mut at = Vec::new();
+    for _ in 0..450 {
+        l.acquire().await;
+        at.push(secs(Instant::now() - start));
+    }
+    assert!(at[..200].iter().all(|t| *t == 0.0));
+    assert!((60.0..60.01).contains(&at[200]), "{}", at[200]);
+    assert!((120.0..120.01).contains(&at[400]), "{}", at[400]);
+    for (i, t) in at.iter().enumerate().skip(200) {
+        assert!(*t >= at[i - 200] + 60.0, "request {i} at {t}");
+    }
+
+    // Tiingo-like: 5 per second and 50 per hour together: 50 paced requests, then the hour.
+    let l = RateLimiter::new(Limits::new(
+        Rate::Fixed(5.0),
+        Quotas {
+            per_hour: Some(50),
+            ..Quotas::NONE
+        },
+    ));
+    let start = Instant::now();
+    let mut at = Vec::new();
+    for _ in 0..51 {
+        l.acquire().await;
+        at.push(secs(Instant::now() - start));
+    }
+    let paced = 49.0 / (5.0 * PACING_HEADROOM);
+    assert!((paced..paced + 0.06).contains(&at[49]), "{}", at[49]);
+    assert!((3600.0..3600.01).contains(&at[50]), "{}", at[50]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_holds_for_every_task_and_is_counted_once() {
+    let l = Arc::new(fixed(10.0));
+    let t = l.acquire().await;
+    l.on_throttled(t, Duration::from_secs(5));
+    // An overlapping pause extends it; the union is counted, not the sum.
+    tokio::time::advance(Duration::from_secs(1)).await;
+    l.pause_for(Duration::from_secs(6));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let l = l.clone();
+        tasks.push(tokio::spawn(async move {
+            l.acquire().await;
+            Instant::now()
+        }));
+    }
+    let mut sent = Vec::new();
+    for t in tasks {
+        sent.push(t.await.unwrap());
+    }
+    sent.sort();
+    // Nothing before the pause ends (6 s from `start`), then spaced: no burst of missed slots.
+    assert_eq!(sent[0] - start, Duration::from_secs(6));
+    let gap = 1.0 / l.current_rate().unwrap();
+    for w in sent.windows(2) {
+        assert!(secs(w[1] - w[0]) >= gap - 0.001, "{:?}", w[1] - w[0]);
+    }
+    assert_eq!(l.throttled_total(), Duration::from_secs(7));
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_cut_per_congestion_event_and_stale_feedback_is_ignored() {
+    let l = fixed(100.0);
+    // Four requests in flight when the server starts refusing.
+    let tickets = [
+        l.acquire().await,
+        l.acquire().await,
+        l.acquire().await,
+        l.acquire().await,
+    ];
+    let before = l.current_rate().unwrap();
+    for t in tickets {
+        l.on_throttled(t, Duration::ZERO);
+    }
+    assert_eq!(l.congestion_events(), 1);
+    let after = l.current_rate().unwrap();
+    assert!((after - before * BLIND_CUT).abs() < 1e-9, "{after}");
+    // Successes of requests sent before the cut do not step the rate back up.
+    let stale = l.acquire().await;
+    l.on_throttled(stale, Duration::ZERO);
+    assert_eq!(l.congestion_events(), 2);
+    let cut_twice = l.current_rate().unwrap();
+    l.on_clean(tickets[0]);
+    l.on_clean(stale);
+    assert_eq!(l.current_rate(), Some(cut_twice));
+}
+
+#[tokio::test(start_paused = true)]
+async fn steps_up_from_a_proven_rate_and_holds_below_the_throttled_one() {
+    let l = fixed(50.0);
+    let t = l.acquire().await;
+    l.on_throttled(t, Duration::from_secs(1));
+    let low = l.current_rate().unwrap();
+    assert!((low - 4.75).abs() < 1e-9, "{low}");
+    // The first request after the pause went out a whole second after the last: it proves nothing.
+    let first = l.acquire().await;
+    l.on_clean(first);
+    assert_eq!(l.current_rate(), Some(low));
+    // The next one, one interval at 4.75/s later, proves it: step up by STEP_UP.
+    let second = l.acquire().await;
+    l.on_clean(second);
+    let probe = l.current_rate().unwrap();
+    assert!((probe - low * STEP_UP).abs() < 1e-9, "{probe}");
+    // That probe is throttled: back to the proven rate, within one step of the throttled one, so
+    // the limiter holds there, with a margin for jitter.
+    let third = l.acquire().await;
+    l.on_throttled(third, Duration::ZERO);
+    let held = l.current_rate().unwrap();
+    assert!((held - low * HOLD_MARGIN).abs() < 1e-9, "{held}");
+    for _ in 0..5 {
+        let t = l.acquire().await;
+        l.on_clean(t);
+    }
+    assert_eq!(l.current_rate(), Some(held));
+    // A minute without a congestion event: it probes again.
+    tokio::time::advance(REPROBE_AFTER).await;
+    l.acquire().await;
+    let t = l.acquire().await;
+    l.on_clean(t);
+    assert!(l.current_rate().unwrap() > held);
+    // An idle spell proves nothing either.
+    let before = l.current_rate().unwrap();
+    tokio::time::advance(Duration::from_secs(5)).await;
+    let t = l.acquire().await;
+    l.on_clean(t);
+    assert_eq!(l.current_rate(), Some(before));
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_doubles_until_throttled() {
+    let l = RateLimiter::new(Limits::new(Rate::Auto, Quotas::NONE));
+    assert_eq!(l.current_rate(), Some(AUTO_START));
+    // The very first request follows none: it proves nothing.
+    let t = l.acquire().await;
+    l.on_clean(t);
+    let mut rates = Vec::new();
+    for _ in 0..4 {
+        let t = l.acquire().await;
+        l.on_clean(t);
+        rates.push(l.current_rate().unwrap());
+    }
+    assert_eq!(rates, [4.0, 8.0, 16.0, 32.0]);
+    let t = l.acquire().await;
+    l.on_throttled(t, Duration::ZERO);
+    // Back to the highest proven rate (16), then steps of STEP_UP.
+    assert_eq!(l.current_rate(), Some(16.0));
+    let t = l.acquire().await;
+    l.on_clean(t);
+    assert!((l.current_rate().unwrap() - 16.0 * STEP_UP).abs() < 1e-9);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_pause_refuses_callers_that_may_not_wait_that_long() {
+    let l = Arc::new(fixed(10.0));
+    let t = l.acquire().await;
+    l.on_throttled(t, Duration::from_mins(10));
+    let err = l.acquire_within(Duration::from_mins(5)).await.unwrap_err();
+    assert_eq!(err.remaining, Duration::from_mins(10));
+    // A caller already waiting for its slot gives up when a longer pause starts meanwhile.
+    let l = Arc::new(fixed(1.0));
+    l.acquire().await;
+    let waiting = {
+        let l = l.clone();
+        tokio::spawn(async move { l.acquire_within(Duration::from_mins(5)).await })
+    };
+    tokio::task::yield_now().await;
+    l.pause_for(Duration::from_hours(1));
+    let err = waiting.await.unwrap().unwrap_err();
+    assert!(err.remaining > Duration::from_mins(59), "{err:?}");
+    // Within the limit, it waits the pause out.
+    let start = Instant::now();
+    l.acquire_within(Duration::from_hours(2)).await.unwrap();
+    assert!(Instant::now() - start >= Duration::from_mins(59));
+}
+
+/// A server that allows one request per `1/rate` s with no burst (GCRA, as the simulator), on the
+/// paused clock; `tasks` senders share one limiter, each throttled answer pauses for
+/// `retry_after`. Returns (answered, throttled, elapsed).
+async fn against_a_strict_server(
+    limits: Limits,
+    rate: f64,
+    retry_after: Duration,
+    requests: usize,
+    tasks: usize,
+) -> (usize, usize, Duration, Arc<RateLimiter>) {
+    let limiter = Arc::new(RateLimiter::new(limits));
+    let server = Arc::new(Mutex::new((None::<Instant>, 0usize, 0usize)));
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = Instant::now();
+    let remaining = Arc::new(Mutex::new(requests));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..tasks {
+        let (limiter, server, remaining) = (limiter.clone(), server.clone(), remaining.clone());
+        set.spawn(async move {
+            loop {
+                {
+                    let mut left = remaining.lock().unwrap();
+                    if *left == 0 {
+                        return;
+                    }
+                    *left -= 1;
+                }
+                // Until this request is answered: a throttled one is sent again.
+                loop {
+                    let t = limiter.acquire().await;
+                    // 5 ms one way, then the server decides.
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    let now = Instant::now();
+                    let ok = {
+                        let mut s = server.lock().unwrap();
+                        let ok = s.0.is_none_or(|tat| now >= tat);
+                        if ok {
+                            s.0 = Some(now + interval);
+                            s.1 += 1;
+                        } else {
+                            s.2 += 1;
+                        }
+                        ok
+                    };
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    if ok {
+                        limiter.on_clean(t);
+                        break;
+                    }
+                    limiter.on_throttled(t, retry_after);
+                }
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
+    let s = server.lock().unwrap();
+    (s.1, s.2, Instant::now() - start, limiter)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_ten_times_too_high_converges_within_the_bounds() {
+    for (server, tasks) in [(5.0, 64), (20.0, 64), (2.0, 8)] {
+        let n = (server * 12.0) as usize;
+        let (ok, refused, took, limiter) = against_a_strict_server(
+            Limits::per_second(Some(server * 10.0)),
+            server,
+            Duration::from_secs(1),
+            n,
+            tasks,
+        )
+        .await;
+        let floor = n as f64 / server;
+        let summary = format!(
+            "{server}/s from {}: {ok} answered, {refused} refused, {took:?}, {} events, settled at {:?}",
+            server * 10.0,
+            limiter.congestion_events(),
+            limiter.current_rate()
+        );
+        assert_eq!(ok, n);
+        assert!(secs(took) <= 1.3 * floor, "{summary}");
+        assert!(
+            refused as f64 <= 0.1 * (ok + refused) as f64,
+            "{server}/s: {refused} refused of {}",
+            ok + refused
+        );
+        let settled = limiter.current_rate().unwrap();
+        assert!(settled >= 0.9 * server && settled < server, "{settled}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_finds_the_limit_within_the_bounds() {
+    for server in [2.0, 5.0, 20.0] {
+        // Auto pays two `Retry-After` pauses and about a second of slow start whatever the length
+        // of the run, so the bound is checked on a 20 s floor.
+        let n = (server * 20.0) as usize;
+        let (ok, refused, took, limiter) = against_a_strict_server(
+            Limits::new(Rate::Auto, Quotas::NONE),
+            server,
+            Duration::from_secs(1),
+            n,
+            64,
+        )
+        .await;
+        let floor = n as f64 / server;
+        let summary = format!(
+            "auto vs {server}/s: {ok} answered, {refused} refused, {took:?}, {} events, settled at {:?}",
+            limiter.congestion_events(),
+            limiter.current_rate()
+        );
+        assert!(secs(took) <= 1.3 * floor, "{summary}");
+        assert!(
+            refused as f64 <= 0.1 * (ok + refused) as f64,
+            "{server}/s: {refused} refused of {}",
+            ok + refused
+        );
+        let settled = limiter.current_rate().unwrap();
+        assert!(settled >= 0.9 * server && settled < server, "{settled}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn many_tasks_never_lose_a_slot_or_hang() {
+    let l = Arc::new(fixed(1000.0));
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..64u32 {
+        let l = l.clone();
+        set.spawn(async move {
+            for j in 0..20u32 {
+                let t = l.acquire().await;
+                if (i + j) % 7 == 0 {
+                    l.on_throttled(t, Duration::from_millis(u64::from(j)));
+                } else {
+                    l.on_clean(t);
+                }
+            }
+        });
+    }
+    let deadline = tokio::time::timeout(Duration::from_mins(10), async {
+        while set.join_next().await.is_some() {}
+    });
+    deadline.await.expect("every task finishes");
+    assert_eq!(l.admitted(), 64 * 20);
+}
+
+#[tokio::test]
+async fn gate_bounds_requests_in_flight() {
+    let g = Gate::new(2);
+    let a = g.acquire().await;
+    let _b = g.acquire().await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(10), g.acquire())
+            .await
+            .is_err()
+    );
+    drop(a);
+    let _c = g.acquire().await;
+}
