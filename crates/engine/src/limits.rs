@@ -25,11 +25,11 @@
 //!   turned out too fast (the limit dropped, or jitter at the edge), it divides by [`EDGE_CUT`]'s
 //!   inverse.
 //! - **Clean** (any answer the server did not throttle): once a request sent one interval of the
-//!   current rate after the one before it is answered, the rate is proven and steps up by [`STEP_UP`], never above the ceiling. A step
-//!   that would reach the rate last throttled is not taken: the limiter holds. When a cut lands
-//!   within one step of the throttled rate it holds at [`HOLD_MARGIN`] of the cut, a margin for
-//!   jitter. After [`REPROBE_AFTER`] without a congestion event it forgets the throttled rate and
-//!   probes again, so a limit that rises is found too.
+//!   current rate after the one before it is answered, the rate is proven and steps up by
+//!   [`STEP_UP`], never above the ceiling. A step that would reach the rate last throttled is not
+//!   taken: the limiter holds. When a cut lands within one step of the throttled rate it holds at
+//!   [`HOLD_MARGIN`] of the cut, a margin for jitter. After [`REPROBE_AFTER`] without a congestion
+//!   event it forgets the throttled rate and probes again, so a limit that rises is found too.
 //!
 //! With [`Rate::Auto`] the limiter starts at [`AUTO_START`] and doubles per proven step until the
 //! first congestion event (slow start), then steps as above.

@@ -8,4 +8,5 @@ mod nightly;
 mod objstore;
 mod runs;
 mod snapshots;
+mod throttle;
 mod user_table;
