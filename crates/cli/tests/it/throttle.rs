@@ -46,7 +46,7 @@ fn assert_nothing_inside_retry_after(log: &[LogEntry], grace: Duration) {
                 later.at <= e.at + grace,
                 "`{}` arrived {:?} after a 429 that asked for {secs} s",
                 later.path,
-                later.at - e.at
+                later.at.saturating_sub(e.at)
             );
         }
     }
