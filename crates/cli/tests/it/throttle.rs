@@ -1,7 +1,8 @@
 //! Issue acceptance on the wall clock: the binary against a simulator that allows fewer requests
 //! per second than `--rate` says. These runs take 15–25 s each, mostly waiting, so there are only
-//! two; the paused-clock tests in the engine cover the other cases, and `bench/limiter.md` records
-//! the precise figures.
+//! two, and nextest runs them alone (`.config/nextest.toml`). The paused-clock tests in the engine
+//! check the 1.3 x bounds exactly; here, on a loaded machine, the bound is looser but still far
+//! below the old limiter's collapse (3.5 x), and the 429 share and the store are exact checks.
 
 use std::time::Duration;
 
@@ -85,7 +86,7 @@ async fn a_rate_ten_times_too_high_converges_on_a_strict_server() {
     let log = env.sim.log();
     let (throttled, total) = throttled_share(&log);
     assert!(
-        elapsed <= 1.3 * 12.0,
+        elapsed <= 1.6 * 12.0,
         "{elapsed} s against a 12 s floor; {throttled} of {total} throttled"
     );
     assert!(
@@ -127,7 +128,7 @@ async fn rate_auto_finds_a_server_that_sends_no_retry_after() {
     let elapsed = doc["totals"]["elapsed_secs"].as_f64().unwrap();
     let (throttled, total) = throttled_share(&env.sim.log());
     assert!(
-        elapsed <= 1.3 * 20.0,
+        elapsed <= 1.6 * 20.0,
         "{elapsed} s against a 20 s floor; {throttled} of {total} throttled"
     );
     assert!(
