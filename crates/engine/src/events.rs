@@ -18,6 +18,9 @@ pub enum Event<'a> {
         requests: usize,
         up_to_date: usize,
     },
+    /// A ticker has requests to send and waits for its turn (sent once per such ticker, after
+    /// `Planned`).
+    Queued { symbol: &'a Symbol },
     /// Work on a ticker begins.
     Started { symbol: &'a Symbol, requests: usize },
     /// A request is about to be sent (`attempt` 0 is the first try).
@@ -33,6 +36,12 @@ pub enum Event<'a> {
         attempt: u32,
         outcome: Result<usize, &'static str>,
         latency: Duration,
+    },
+    /// The limit layers after an answer or a throttle: the rate limiter's current rate (`None`:
+    /// no limit) and the cap on requests in flight.
+    Limits {
+        rate: Option<f64>,
+        in_flight_cap: usize,
     },
     /// An answer arrived with this many bars.
     Rows { symbol: &'a Symbol, rows: usize },
@@ -53,6 +62,13 @@ pub enum Event<'a> {
         symbol: &'a Symbol,
         rows: u64,
         range: TimeRange,
+    },
+    /// A batch was written to the store: `bytes` of Parquet rewritten (0 when nothing changed),
+    /// `latency` from the commit's start (waiting for a commit slot included) to its end.
+    Committed {
+        symbol: &'a Symbol,
+        bytes: u64,
+        latency: Duration,
     },
     /// A ticker is finished (in any status).
     TickerDone { report: &'a TickerReport },

@@ -439,6 +439,7 @@ impl State {
 #[derive(Debug)]
 pub struct Gate {
     semaphore: Semaphore,
+    max: usize,
 }
 
 /// A slot in the [`Gate`], released on drop.
@@ -452,7 +453,13 @@ impl Gate {
     pub fn new(max: usize) -> Gate {
         Gate {
             semaphore: Semaphore::new(max.max(1)),
+            max: max.max(1),
         }
+    }
+
+    /// How many requests may be in flight at once.
+    pub fn max(&self) -> usize {
+        self.max
     }
 
     /// Waits for a slot.

@@ -10,7 +10,7 @@ use backfill_domain::jiff::Timestamp;
 use backfill_domain::{Action, Bar, SymbolMeta, TimeRange};
 use backfill_provider::retry::RetryPolicy;
 use backfill_provider::{Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider};
-use backfill_store::{Flagged, LedgerEntry, Store};
+use backfill_store::{Flagged, LedgerEntry, Store, UpsertStats};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -171,6 +171,9 @@ impl<P: Provider> Engine<P> {
                 reporter.on_event(&Event::TickerDone { report: &report });
                 reports.push(report);
             } else {
+                reporter.on_event(&Event::Queued {
+                    symbol: &plan.symbol,
+                });
                 queue.push_back(plan);
             }
         }
@@ -435,6 +438,7 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
                 if let Some(t) = ticket {
                     sh.limiter.on_clean(t);
                 }
+                report_limits(sh);
                 return Ok(answer);
             }
             Err(e) => e,
@@ -456,6 +460,7 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
                 Some(t) => sh.limiter.on_throttled(t, wait),
                 None => sh.limiter.pause_for(wait),
             }
+            report_limits(sh);
             sh.reporter.on_event(&Event::Throttled {
                 symbol: &req.symbol,
                 cool_down: wait,
@@ -503,6 +508,14 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
             }
         }
     }
+}
+
+/// Tells the reporter the limiter's current rate and the cap on requests in flight.
+fn report_limits<P>(sh: &Shared<P>) {
+    sh.reporter.on_event(&Event::Limits {
+        rate: sh.limiter.current_rate(),
+        in_flight_cap: sh.gate.max(),
+    });
 }
 
 /// The [`Pacer`] of one attempt: takes rate slots from the shared limiter, reports the attempt's
@@ -591,6 +604,7 @@ async fn commit<P: Provider>(
     batch: Batch,
     last_meta: &mut Option<SymbolMeta>,
 ) -> Result<u64, String> {
+    let started = Instant::now();
     let _permit = sh
         .commits
         .acquire()
@@ -647,7 +661,14 @@ async fn commit<P: Provider>(
         Ok(stats.inserted + stats.updated)
     });
     match task.await {
-        Ok(Ok(rows)) => Ok(rows),
+        Ok(Ok(stats)) => {
+            sh.reporter.on_event(&Event::Committed {
+                symbol: &plan.symbol,
+                bytes: stats.bytes_written,
+                latency: started.elapsed(),
+            });
+            Ok(stats.inserted + stats.updated)
+        }
         Ok(Err(e)) => Err(e.to_string()),
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }

@@ -39,6 +39,9 @@ pub struct UpsertStats {
     pub rows_total: u64,
     /// Partition files (re)written or removed; 0 when nothing changed.
     pub files_written: u64,
+    /// Bytes of the partition files written by an upsert (0 for a replace, which stages its
+    /// files through a multi-file commit and does not count them).
+    pub bytes_written: u64,
 }
 
 /// Rows and first/last bar of a stored series.

@@ -65,6 +65,8 @@ struct PartWrite {
     rows: u64,
     /// Whether the file was written or removed.
     written: bool,
+    /// Bytes written (0 when nothing was written or the file was removed).
+    bytes: u64,
 }
 
 /// A unique id for a multi-file commit: time, process and a counter.
@@ -115,6 +117,7 @@ impl Store {
             stats.updated += attempt_stats.updated;
             stats.unchanged += attempt_stats.unchanged;
             stats.files_written += u64::from(w.written);
+            stats.bytes_written += w.bytes;
             rows_total += w.rows;
         }
         for part in self.parts(symbol, interval)? {
@@ -374,6 +377,7 @@ impl Store {
                 return Ok(PartWrite {
                     rows: new.len() as u64,
                     written: false,
+                    bytes: 0,
                 });
             }
             if new.is_empty() {
@@ -381,9 +385,11 @@ impl Store {
                 return Ok(PartWrite {
                     rows: 0,
                     written: true,
+                    bytes: 0,
                 });
             }
             let bytes = self.encode_bars(symbol, interval, &key, &new)?;
+            let size = bytes.len() as u64;
             if self
                 .backend
                 .put(&key, bytes, &PutMode::after(version.as_ref()))?
@@ -392,6 +398,7 @@ impl Store {
                 return Ok(PartWrite {
                     rows: new.len() as u64,
                     written: true,
+                    bytes: size,
                 });
             }
             tracing::debug!(%symbol, %interval, part, attempt, "lost a write race; merging again");

@@ -13,6 +13,8 @@ fn upsert_merges_is_idempotent_and_skips_no_op_writes() {
     let s = sym("MSFT");
     let first: Vec<_> = (0..10).map(|i| bar(T0 + i * DAY, i as f64)).collect();
     let st = store.upsert_bars(&s, Interval::D1, &first).unwrap();
+    let file = dir.path().join("bars/interval=1d/symbol=MSFT/all.parquet");
+    let size = |f: &std::path::Path| std::fs::metadata(f).unwrap().len();
     assert_eq!(
         st,
         UpsertStats {
@@ -20,10 +22,10 @@ fn upsert_merges_is_idempotent_and_skips_no_op_writes() {
             updated: 0,
             unchanged: 0,
             rows_total: 10,
-            files_written: 1
+            files_written: 1,
+            bytes_written: size(&file),
         }
     );
-    let file = dir.path().join("bars/interval=1d/symbol=MSFT/all.parquet");
     let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
     // Same upsert again: nothing written.
     let st = store.upsert_bars(&s, Interval::D1, &first).unwrap();
@@ -34,7 +36,8 @@ fn upsert_merges_is_idempotent_and_skips_no_op_writes() {
             updated: 0,
             unchanged: 10,
             rows_total: 10,
-            files_written: 0
+            files_written: 0,
+            bytes_written: 0,
         }
     );
     assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), mtime);
@@ -52,7 +55,8 @@ fn upsert_merges_is_idempotent_and_skips_no_op_writes() {
             updated: 5,
             unchanged: 0,
             rows_total: 15,
-            files_written: 1
+            files_written: 1,
+            bytes_written: size(&file),
         }
     );
     let got = store.read_bars(&s, Interval::D1, None).unwrap();
