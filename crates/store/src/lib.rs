@@ -10,7 +10,8 @@
 //! cheaply from Parquet footers, [`Store::summary`]. What the provider has answered (including "no
 //! bars here") is kept in a [`Ledger`] of [`LedgerEntry`]s per series ([`Store::record_coverage`]).
 //! Corporate actions ([`Store::upsert_actions`]), provider metadata ([`Store::write_meta`]) and
-//! other JSON documents under `_meta/` ([`Store::update_json`]) live beside them.
+//! other JSON documents under `_meta/` ([`Store::update_json`]) live beside them; every run's
+//! report is appended with [`Store::append_run`] and listed by [`Store::runs`].
 //! [`Store::problems`] and [`Store::damaged`] report files that do not belong. Errors are
 //! [`StoreError`]s naming the file or object and what to do. [`Store::io_stats`] counts requests.
 //!
@@ -35,6 +36,7 @@
 //!     ├── symbols/MSFT.json                  provider metadata (exchange, zone, currency, …)
 //!     ├── closures/NZE.json                  days a venue without a built-in calendar was closed,
 //!     │                                      learned from empty answers
+//!     ├── runs/20241227T210501.5Z-4242.json  one report per run, named by start time (UTC) and pid
 //!     ├── intents/interval=5m/MSFT.json      a multi-file commit in progress (normally absent)
 //!     ├── staged/interval=5m/MSFT/<id>/…     its staged partitions (normally absent)
 //!     ├── tmp/                               local stores only: writes in flight
@@ -153,6 +155,7 @@ mod layout;
 mod ledger;
 mod location;
 mod problems;
+mod runs;
 mod store;
 #[cfg(test)]
 mod test_s3;
@@ -165,5 +168,6 @@ pub use encode::{decode_symbol, encode_symbol};
 pub use error::StoreError;
 pub use flagged::Flagged;
 pub use ledger::{Ledger, LedgerEntry};
+pub use runs::RunRecord;
 pub use location::StoreOptions;
 pub use store::{SeriesSummary, Store, StoreProblem, UpsertStats};
