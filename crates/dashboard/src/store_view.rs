@@ -1,0 +1,261 @@
+//! `backfill dashboard --store`: the store without a run. The history of runs (from
+//! `_meta/runs/`), a coverage map (tickers × months, from the same per-session check as
+//! `backfill check`), failures with their reasons, flagged bars and damaged files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+
+use backfill_calendar::Exchange;
+use backfill_domain::jiff::Timestamp;
+use backfill_domain::jiff::civil::Date;
+use backfill_domain::{Interval, Symbol};
+use backfill_engine::check::{SessionCoverage, check_series};
+use backfill_engine::plan::WindowSpec;
+use backfill_store::{Flagged, Store, StoreError};
+use serde::Serialize;
+
+/// Runs listed on the page.
+pub const RUNS_SHOWN: usize = 30;
+
+/// What the store page shows, and how to compute it.
+#[derive(Debug)]
+pub struct StoreView {
+    pub store: Arc<Store>,
+    /// Tickers to check; empty: every series of `interval` in the store (as `backfill check`).
+    pub tickers: Vec<Symbol>,
+    pub interval: Interval,
+    pub spec: WindowSpec,
+    /// The instant the window ends at; `None`: the time of each request.
+    pub now: Option<Timestamp>,
+    pub closures: BTreeMap<Exchange, Vec<Date>>,
+}
+
+/// The JSON of `/api/store`.
+#[derive(Debug, Serialize)]
+pub struct StoreDoc {
+    pub store: String,
+    pub interval: String,
+    pub now: Timestamp,
+    pub runs: Vec<RunSummary>,
+    /// Every month that holds a session of some ticker's window, in order (`2024-01`).
+    pub months: Vec<String>,
+    pub coverage: Vec<TickerCoverage>,
+    pub flagged: Vec<FlaggedBar>,
+    pub problems: Vec<Problem>,
+}
+
+/// One stored run.
+#[derive(Debug, Serialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub started: Option<serde_json::Value>,
+    pub finished: Option<serde_json::Value>,
+    pub interval: Option<serde_json::Value>,
+    /// The run's totals as stored.
+    pub totals: Option<serde_json::Value>,
+    /// Tickers that ended `failed` or `not_found`, with their errors.
+    pub failures: Vec<Failure>,
+    /// Why the file cannot be read, if it cannot.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub symbol: String,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+/// One ticker's row of the coverage map. `sessions`, `stored`, `missing` and `no_data` are the
+/// numbers `backfill check` prints.
+#[derive(Debug, Serialize)]
+pub struct TickerCoverage {
+    pub symbol: String,
+    pub exchange: String,
+    pub rows: u64,
+    pub sessions: usize,
+    pub stored: usize,
+    pub missing: usize,
+    pub no_data: usize,
+    pub last_fetched: Option<Timestamp>,
+    /// Per month of the window.
+    pub months: BTreeMap<String, MonthCell>,
+    /// Why the series could not be checked (the other fields are then empty).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct MonthCell {
+    pub sessions: usize,
+    pub stored: usize,
+    pub no_data: usize,
+    pub missing: usize,
+    /// The missing session dates of the month.
+    pub missing_dates: Vec<Date>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FlaggedBar {
+    pub symbol: String,
+    #[serde(flatten)]
+    pub bar: Flagged,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    pub path: String,
+    pub reason: String,
+}
+
+impl StoreView {
+    pub fn root(&self) -> &Path {
+        self.store.root()
+    }
+
+    /// Reads the store and builds the page's document. Blocking (file I/O).
+    ///
+    /// # Errors
+    /// The store's run history or series list cannot be read. A series that cannot be checked is
+    /// reported in its row instead.
+    pub fn document(&self) -> Result<StoreDoc, StoreError> {
+        let now = self.now.unwrap_or_else(Timestamp::now);
+        let tickers = if self.tickers.is_empty() {
+            self.store
+                .list_series()?
+                .into_iter()
+                .filter(|(_, i)| *i == self.interval)
+                .map(|(s, _)| s)
+                .collect()
+        } else {
+            self.tickers.clone()
+        };
+        let mut months = BTreeSet::new();
+        let mut coverage = Vec::with_capacity(tickers.len());
+        let mut flagged = Vec::new();
+        for symbol in &tickers {
+            match check_series(
+                &self.store,
+                symbol,
+                self.interval,
+                self.spec,
+                now,
+                &self.closures,
+            ) {
+                Ok(c) => {
+                    let mut cells: BTreeMap<String, MonthCell> = BTreeMap::new();
+                    for (date, state) in &c.sessions {
+                        let key = date.strftime("%Y-%m").to_string();
+                        months.insert(key.clone());
+                        let cell = cells.entry(key).or_default();
+                        cell.sessions += 1;
+                        match state {
+                            SessionCoverage::Stored => cell.stored += 1,
+                            SessionCoverage::NoData => cell.no_data += 1,
+                            SessionCoverage::Missing => {
+                                cell.missing += 1;
+                                cell.missing_dates.push(*date);
+                            }
+                        }
+                    }
+                    coverage.push(TickerCoverage {
+                        symbol: symbol.to_string(),
+                        exchange: c.exchange.clone(),
+                        rows: c.rows,
+                        sessions: c.sessions.len(),
+                        stored: c.count(SessionCoverage::Stored),
+                        missing: c.count(SessionCoverage::Missing),
+                        no_data: c.count(SessionCoverage::NoData),
+                        last_fetched: c.last_fetched,
+                        months: cells,
+                        error: None,
+                    });
+                    flagged.extend(c.flagged.into_iter().map(|bar| FlaggedBar {
+                        symbol: symbol.to_string(),
+                        bar,
+                    }));
+                }
+                Err(e) => coverage.push(TickerCoverage {
+                    symbol: symbol.to_string(),
+                    exchange: String::new(),
+                    rows: 0,
+                    sessions: 0,
+                    stored: 0,
+                    missing: 0,
+                    no_data: 0,
+                    last_fetched: None,
+                    months: BTreeMap::new(),
+                    error: Some(e.to_string()),
+                }),
+            }
+        }
+        let runs = self
+            .store
+            .runs(RUNS_SHOWN)?
+            .into_iter()
+            .map(|r| match r.report {
+                Ok(doc) => summarize(r.id, &doc),
+                Err(e) => RunSummary {
+                    id: r.id,
+                    started: None,
+                    finished: None,
+                    interval: None,
+                    totals: None,
+                    failures: Vec::new(),
+                    error: Some(e),
+                },
+            })
+            .collect();
+        let problems = self
+            .store
+            .problems()?
+            .into_iter()
+            .map(|p| Problem {
+                path: p.path.display().to_string(),
+                reason: p.reason,
+            })
+            .collect();
+        Ok(StoreDoc {
+            store: self.root().display().to_string(),
+            interval: self.interval.to_string(),
+            now,
+            runs,
+            months: months.into_iter().collect(),
+            coverage,
+            flagged,
+            problems,
+        })
+    }
+}
+
+fn summarize(id: String, doc: &serde_json::Value) -> RunSummary {
+    let failures = doc
+        .get("tickers")
+        .and_then(serde_json::Value::as_array)
+        .map(|ts| {
+            ts.iter()
+                .filter_map(|t| {
+                    let status = t.get("status")?.as_str()?;
+                    let symbol = t.get("symbol")?.as_str()?;
+                    matches!(status, "failed" | "not_found").then(|| Failure {
+                        symbol: symbol.to_owned(),
+                        status: status.to_owned(),
+                        error: t
+                            .get("error")
+                            .and_then(serde_json::Value::as_str)
+                            .map(str::to_owned),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    RunSummary {
+        id,
+        started: doc.get("started").cloned(),
+        finished: doc.get("finished").cloned(),
+        interval: doc.get("interval").cloned(),
+        totals: doc.get("totals").cloned(),
+        failures,
+        error: None,
+    }
+}
