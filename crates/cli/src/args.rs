@@ -73,6 +73,41 @@ pub enum Command {
     /// Print a shell completion script.
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
+    /// Serve a web page on the store without running: past runs, a coverage map (tickers × months,
+    /// the numbers of `check`), failures and flagged bars. Reads the store only; stops on Ctrl-C.
+    Dashboard(DashboardArgs),
+}
+
+/// The live web dashboard of a run.
+#[derive(Debug, Args, Default)]
+pub struct DashboardFlags {
+    /// Serve a live dashboard while the run lasts: ticker states, requests per second, limits,
+    /// `/metrics` (Prometheus) and `/api/run` (JSON). The URL is printed on stderr. Default
+    /// address: 127.0.0.1 on a free port; any non-loopback address requires a token.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0")]
+    pub dashboard: Option<String>,
+
+    /// Token the dashboard requires (bearer header, `?token=` or cookie). Default on a
+    /// non-loopback address: a random one, printed once.
+    #[arg(long, env = env_vars::BACKFILL_DASHBOARD_TOKEN, value_name = "TOKEN", hide_env_values = true)]
+    pub dashboard_token: Option<String>,
+
+    /// After the run, keep serving the final state for this many seconds (Ctrl-C ends it early).
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub dashboard_linger: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Address to listen on; a non-loopback address requires a token (`--dashboard-token`).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub addr: String,
+    /// Token the page requires (bearer header, `?token=` or cookie). Default on a non-loopback
+    /// address: a random one, printed once.
+    #[arg(long, env = env_vars::BACKFILL_DASHBOARD_TOKEN, value_name = "TOKEN", hide_env_values = true)]
+    pub dashboard_token: Option<String>,
 }
 
 const CHECK_EXAMPLES: &str = "\
@@ -237,6 +272,9 @@ pub struct RunArgs {
     /// Show what would be fetched and exit, like `backfill plan`.
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub dashboard: DashboardFlags,
 }
 
 /// `backfill plan`.

@@ -12,3 +12,5 @@ pub const BACKFILL_CONFIG: &str = "BACKFILL_CONFIG";
 pub const BACKFILL_LOG: &str = "BACKFILL_LOG";
 /// Any non-empty value turns colour off under `--color auto` (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
+/// Token the dashboard requires (`--dashboard-token`); never printed.
+pub const BACKFILL_DASHBOARD_TOKEN: &str = "BACKFILL_DASHBOARD_TOKEN";

@@ -21,7 +21,7 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::args::{Cli, Command};
 use crate::exit::{ExitStatus, UsageError};
 use crate::printer::{Mode, Paint};
-use crate::settings::Settings;
+use crate::settings::{DashboardSettings, Settings};
 
 fn main() -> ExitCode {
     // Colour for clap's own help and errors follows the same rule as ours.
@@ -94,6 +94,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
             printer::stdout(config::EXAMPLE)?;
             Ok(ExitStatus::Success)
         }
+        Some(Command::Dashboard(a)) => {
+            let settings = Settings::resolve(&a.select, None, false)?;
+            let d = DashboardSettings::new(&a.addr, a.dashboard_token.clone(), 0)?;
+            commands::dashboard::dashboard(settings, &d, a.select.now.is_some()).await
+        }
         Some(Command::Completions(a)) => {
             let mut buf = Vec::new();
             clap_complete::generate(a.shell, &mut Cli::command(), "backfill", &mut buf);
@@ -104,7 +109,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitStatus> {
 }
 
 async fn run(a: &args::RunArgs, out: printer::Out) -> anyhow::Result<ExitStatus> {
-    let settings = Settings::resolve(&a.select, Some(&a.fetch), true)?;
+    let mut settings = Settings::resolve(&a.select, Some(&a.fetch), true)?;
+    settings.dashboard = DashboardSettings::from_flags(&a.dashboard)?;
     if a.dry_run {
         commands::run::plan(&settings, out, a.json).await
     } else {

@@ -59,6 +59,62 @@ pub struct Settings {
     /// Warnings about the settings themselves (e.g. a window clipped to the present), printed
     /// once before the command runs.
     pub warnings: Vec<String>,
+    /// Serve the live dashboard during runs (`--dashboard`).
+    pub dashboard: Option<DashboardSettings>,
+}
+
+/// Where and how the dashboard is served.
+#[derive(Clone)]
+pub struct DashboardSettings {
+    pub addr: std::net::SocketAddr,
+    /// Never printed (see the `Debug` impl).
+    pub token: Option<String>,
+    /// How long a run's dashboard keeps serving after the run.
+    pub linger: std::time::Duration,
+}
+
+impl std::fmt::Debug for DashboardSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DashboardSettings")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("linger", &self.linger)
+            .finish()
+    }
+}
+
+impl DashboardSettings {
+    /// `--dashboard [ADDR]` with its token and linger; `None` without `--dashboard`.
+    pub fn from_flags(flags: &crate::args::DashboardFlags) -> Result<Option<DashboardSettings>> {
+        flags
+            .dashboard
+            .as_deref()
+            .map(|addr| {
+                DashboardSettings::new(addr, flags.dashboard_token.clone(), flags.dashboard_linger)
+            })
+            .transpose()
+    }
+
+    /// The dashboard on `addr` (`IP:PORT`, or a bare port on 127.0.0.1).
+    pub fn new(addr: &str, token: Option<String>, linger_secs: u64) -> Result<DashboardSettings> {
+        Ok(DashboardSettings {
+            addr: parse_addr(addr)?,
+            token: token.filter(|t| !t.is_empty()),
+            linger: std::time::Duration::from_secs(linger_secs),
+        })
+    }
+}
+
+/// `IP:PORT` (`127.0.0.1:8080`, `0.0.0.0:0`, `[::1]:8080`), or a bare port on 127.0.0.1.
+fn parse_addr(s: &str) -> Result<std::net::SocketAddr> {
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    s.parse().map_err(|_| {
+        usage(format!(
+            "`{s}` is not an address to listen on\n\nhint: write IP:PORT, e.g. `127.0.0.1:8080`, or `0.0.0.0:8080` to listen on every interface (a token is then required)"
+        ))
+    })
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -192,6 +248,7 @@ impl Settings {
             closures: config.closures.clone(),
             now,
             warnings,
+            dashboard: None,
         })
     }
 }

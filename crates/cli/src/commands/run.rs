@@ -6,13 +6,17 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use backfill_engine::limits::{AUTO_START, Limits, Rate};
 use backfill_engine::plan::WindowSpec;
-use backfill_engine::{Cancel, Engine, PrepareInput, Prepared, RunConfig, RunReport, prepare};
+use backfill_domain::jiff::Timestamp;
+use backfill_engine::{
+    Cancel, Engine, PrepareInput, Prepared, Reporter, RunConfig, RunReport, prepare,
+};
 use backfill_provider::Provider;
 use backfill_provider::retry::RetryPolicy;
 use backfill_provider::yahoo::{YahooConfig, YahooProvider};
 use backfill_store::{Store, StoreOptions};
 use serde::Serialize;
 
+use crate::commands::dashboard::{Both, RunDashboard};
 use crate::exit::{ExitStatus, UsageError};
 use crate::printer::{self, Mode, Out, Progress, plural};
 use crate::settings::Settings;
@@ -313,13 +317,22 @@ pub async fn execute<P: Provider>(
         invalid_bars: settings.invalid_bars,
     };
     let store_shown = shown_store(settings);
-    let engine = Engine::new(Arc::new(provider), store, config);
+    let engine = Engine::new(Arc::new(provider), store.clone(), config);
     let mut progress = Progress::new(out);
     progress.start(
         prepared.plans.iter().filter(|p| !p.is_up_to_date()).count() as u64
             + prepared.failed.len() as u64,
     );
     let progress = Arc::new(progress);
+    let dashboard = match &settings.dashboard {
+        Some(d) => Some(RunDashboard::start(d).await?),
+        None => None,
+    };
+    let reporter: Arc<dyn Reporter> = match &dashboard {
+        Some(d) => Arc::new(Both(progress.clone(), d.live.clone())),
+        None => progress.clone(),
+    };
+    let started = Timestamp::now();
 
     let cancel = Cancel::new();
     let on_signal = cancel.clone();
@@ -330,15 +343,19 @@ pub async fn execute<P: Provider>(
         }
     });
     let report = engine
-        .run(prepared.plans, prepared.failed, progress.clone(), cancel)
+        .run(prepared.plans, prepared.failed, reporter, cancel)
         .await;
     watcher.abort();
     progress.finish();
+    record_run(settings, &store, started, &report, out).await;
 
     if json {
         printer::stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
     } else if out.mode != Mode::Quiet {
         printer::stdout(&printer::summary_table(&report, &store_shown, out.paint))?;
+    }
+    if let Some(d) = dashboard {
+        d.finish().await;
     }
     let status = if report.totals.interrupted {
         ExitStatus::Interrupted
@@ -348,6 +365,34 @@ pub async fn execute<P: Provider>(
         ExitStatus::Partial
     };
     Ok((report, status))
+}
+
+/// Appends the run's report to the store's history (`_meta/runs/`), for `backfill dashboard`. A
+/// failure is a warning: the data of the run is committed either way.
+async fn record_run(
+    settings: &Settings,
+    store: &Arc<Store>,
+    started: Timestamp,
+    report: &RunReport,
+    out: Out,
+) {
+    let mut doc = serde_json::json!({
+        "started": started,
+        "finished": Timestamp::now(),
+        "interval": settings.interval.to_string(),
+    });
+    if let (Some(doc), Ok(serde_json::Value::Object(r))) =
+        (doc.as_object_mut(), serde_json::to_value(report))
+    {
+        doc.extend(r);
+    }
+    let store = store.clone();
+    let written = tokio::task::spawn_blocking(move || store.append_run(started, &doc)).await;
+    if let Ok(Err(e)) = written {
+        out.warn(&format!(
+            "the run's report was not added to the store's history: {e}"
+        ));
+    }
 }
 
 /// `backfill` / `backfill run`.

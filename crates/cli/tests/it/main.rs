@@ -2,6 +2,7 @@
 //! the simulator on loopback, and the store it leaves is compared with the simulator's ground truth.
 
 mod commands;
+mod dashboard;
 mod harness;
 mod intraday;
 mod nightly;
