@@ -92,6 +92,19 @@ fn spawn_with_dashboard(env: &Env, args: &[&str]) -> (Child, String, mpsc::Recei
     spawn_cmd(env.command(args))
 }
 
+/// Polls `/api/run` until the run is over (the dashboard then lingers until interrupted).
+fn wait_finished(addr: SocketAddr, headers: &[(&str, &str)]) {
+    loop {
+        let (status, _, body) = get(addr, "/api/run", headers);
+        assert_eq!(status, 200, "{body}");
+        let run: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if run["finished"] == true {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn addr_of(url: &str) -> SocketAddr {
     let hostport = url.trim_start_matches("http://").split('/').next().unwrap();
     let addr: SocketAddr = hostport.parse().unwrap();
@@ -270,6 +283,7 @@ async fn off_loopback_every_page_needs_the_token() {
         assert!(body.contains("<script src=\"/live.js\""), "{body}");
         let (status, _, _) = get(addr, &format!("/metrics?token={token}"), &[]);
         assert_eq!(status, 200);
+        wait_finished(addr, &[("Authorization", &bearer)]);
         child
     })
     .await
@@ -309,6 +323,7 @@ async fn a_given_token_is_required_and_never_printed() {
             &[("Authorization", "Bearer s3cret-t0ken")],
         );
         assert_eq!(status, 200);
+        wait_finished(addr, &[("Authorization", "Bearer s3cret-t0ken")]);
         child
     })
     .await
