@@ -151,10 +151,7 @@ async fn api_store(State(view): State<Arc<StoreView>>) -> Response {
         Ok(Ok(doc)) => json(serde_json::to_string(&doc).expect("the store document serialises")),
         Ok(Err(e)) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!(
-                "cannot read the store at `{}`: {e}\n",
-                view.root().display()
-            ),
+            format!("cannot read the store at `{}`: {e}\n", view.location()),
         )
             .into_response(),
         Err(e) => (

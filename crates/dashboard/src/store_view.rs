@@ -3,7 +3,6 @@
 //! `backfill check`), failures with their reasons, flagged bars and damaged files.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::sync::Arc;
 
 use backfill_calendar::Exchange;
@@ -109,8 +108,9 @@ pub struct Problem {
 }
 
 impl StoreView {
-    pub fn root(&self) -> &Path {
-        self.store.root()
+    /// The store's directory or URL.
+    pub fn location(&self) -> &str {
+        self.store.location()
     }
 
     /// Reads the store and builds the page's document. Blocking (file I/O).
@@ -216,7 +216,7 @@ impl StoreView {
             })
             .collect();
         Ok(StoreDoc {
-            store: self.root().display().to_string(),
+            store: self.location().to_owned(),
             interval: self.interval.to_string(),
             now,
             runs,

@@ -168,6 +168,6 @@ pub use encode::{decode_symbol, encode_symbol};
 pub use error::StoreError;
 pub use flagged::Flagged;
 pub use ledger::{Ledger, LedgerEntry};
-pub use runs::RunRecord;
 pub use location::StoreOptions;
+pub use runs::RunRecord;
 pub use store::{SeriesSummary, Store, StoreProblem, UpsertStats};

@@ -97,7 +97,7 @@ pub async fn dashboard(
     d: &DashboardSettings,
     pinned_now: bool,
 ) -> Result<ExitStatus> {
-    let store = open_store(&settings)?;
+    let store = open_store(&settings, true)?;
     let view = StoreView {
         store,
         tickers: settings.tickers.clone(),
