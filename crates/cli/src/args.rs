@@ -79,7 +79,7 @@ pub enum Command {
 }
 
 /// The live web dashboard of a run.
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Args, Default, Clone)]
 pub struct DashboardFlags {
     /// Serve a live dashboard while the run lasts: ticker states, requests per second, limits,
     /// `/metrics` (Prometheus) and `/api/run` (JSON). The URL is printed on stderr. Default

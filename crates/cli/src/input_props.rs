@@ -37,6 +37,18 @@ const COMMANDS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "dashboard",
+        &[
+            "--tickers",
+            "--days",
+            "--end",
+            "--store",
+            "--addr",
+            "--dashboard-token",
+            "--now",
+        ],
+    ),
+    (
         "demo",
         &[
             "--tickers",
@@ -88,6 +100,9 @@ const RUN_FLAGS: &[&str] = &[
     "--yahoo-url",
     "--json",
     "--dry-run",
+    "--dashboard",
+    "--dashboard-token",
+    "--dashboard-linger",
     "--now",
     "--color",
     "-v",
@@ -203,12 +218,18 @@ fn windows(s: &Settings) -> String {
 
 fn resolve(cli: Cli) -> anyhow::Result<String> {
     Ok(match cli.command {
-        None => windows(&Settings::resolve(
-            &cli.run.select,
-            Some(&cli.run.fetch),
-            true,
-        )?),
-        Some(Command::Run(a)) => windows(&Settings::resolve(&a.select, Some(&a.fetch), true)?),
+        None => {
+            crate::settings::DashboardSettings::from_flags(&cli.run.dashboard)?;
+            windows(&Settings::resolve(
+                &cli.run.select,
+                Some(&cli.run.fetch),
+                true,
+            )?)
+        }
+        Some(Command::Run(a)) => {
+            crate::settings::DashboardSettings::from_flags(&a.dashboard)?;
+            windows(&Settings::resolve(&a.select, Some(&a.fetch), true)?)
+        }
         Some(Command::Plan(a)) => windows(&Settings::resolve(&a.select, Some(&a.fetch), true)?),
         Some(Command::Check(a)) => windows(&Settings::resolve(&a.select, None, false)?),
         Some(Command::Demo(a)) => {
@@ -234,6 +255,10 @@ fn resolve(cli: Cli) -> anyhow::Result<String> {
         }
         Some(Command::Config(_)) => crate::config::EXAMPLE.to_owned(),
         Some(Command::Completions(a)) => format!("{:?}", a.shell),
+        Some(Command::Dashboard(a)) => {
+            crate::settings::DashboardSettings::new(&a.addr, a.dashboard_token, 0)?;
+            windows(&Settings::resolve(&a.select, None, false)?)
+        }
     })
 }
 

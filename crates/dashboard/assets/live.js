@@ -1,7 +1,7 @@
 // The live page: renders each state the server pushes on /events (and /api/run once at load).
 "use strict";
 
-const STATE_ORDER = ["fetching", "retrying", "queued", "failed", "not_found", "saved", "up_to_date"];
+const STATE_ORDER = ["fetching", "retrying", "queued", "failed", "interrupted", "not_found", "saved", "up_to_date"];
 const CLASSES = ["ok", "throttled", "transient", "other"];
 const COLORS = { ok: "#2e7d32", throttled: "#ef6c00", transient: "#c62828", other: "#6a1b9a" };
 const rows = new Map();

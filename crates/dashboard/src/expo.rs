@@ -152,6 +152,7 @@ pub fn render(s: &LiveState) -> String {
         ("up_to_date", t.up_to_date),
         ("not_found", t.not_found),
         ("failed", t.failed),
+        ("interrupted", t.interrupted),
     ] {
         let _ = writeln!(
             out,

@@ -26,7 +26,7 @@ pub const COMMIT_BUCKETS: [f64; 11] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// Where a ticker is. The last four are final.
+/// Where a ticker is. The first three are not final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TickerState {
@@ -40,10 +40,12 @@ pub enum TickerState {
     UpToDate,
     NotFound,
     Failed,
+    /// Stopped by Ctrl-C before it was complete.
+    Interrupted,
 }
 
 impl TickerState {
-    pub const ALL: [TickerState; 7] = [
+    pub const ALL: [TickerState; 8] = [
         TickerState::Queued,
         TickerState::Fetching,
         TickerState::Retrying,
@@ -51,6 +53,7 @@ impl TickerState {
         TickerState::UpToDate,
         TickerState::NotFound,
         TickerState::Failed,
+        TickerState::Interrupted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +65,7 @@ impl TickerState {
             TickerState::UpToDate => "up_to_date",
             TickerState::NotFound => "not_found",
             TickerState::Failed => "failed",
+            TickerState::Interrupted => "interrupted",
         }
     }
 
@@ -71,6 +75,7 @@ impl TickerState {
             Status::UpToDate => TickerState::UpToDate,
             Status::NotFound => TickerState::NotFound,
             Status::Failed => TickerState::Failed,
+            Status::Interrupted => TickerState::Interrupted,
         }
     }
 }
@@ -124,6 +129,7 @@ pub struct Totals {
     pub up_to_date: usize,
     pub not_found: usize,
     pub failed: usize,
+    pub interrupted: usize,
     /// Requests the plan called for, before retries.
     pub planned_requests: usize,
     /// Requests sent, retries included.
@@ -281,6 +287,10 @@ impl LiveState {
             Event::Answered {
                 outcome, latency, ..
             } => {
+                let outcome = match outcome {
+                    Ok(_) => "ok",
+                    Err(label) => *label,
+                };
                 self.totals.in_flight = self.totals.in_flight.saturating_sub(1);
                 *self.totals.answers.entry(outcome).or_default() += 1;
                 self.request_latency.observe(latency.as_secs_f64());
@@ -330,6 +340,7 @@ impl LiveState {
                         Status::UpToDate => self.totals.up_to_date += 1,
                         Status::NotFound => self.totals.not_found += 1,
                         Status::Failed => self.totals.failed += 1,
+                        Status::Interrupted => self.totals.interrupted += 1,
                     }
                 }
             }
@@ -450,6 +461,14 @@ mod tests {
 
     use super::*;
 
+    fn range() -> backfill_domain::TimeRange {
+        backfill_domain::TimeRange::new(
+            "2024-01-01T00:00:00Z".parse().unwrap(),
+            "2024-01-02T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap()
+    }
+
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
@@ -488,7 +507,9 @@ mod tests {
         s.apply(
             &Event::Answered {
                 symbol: &a,
-                outcome: "throttled",
+                outcome: Err("throttled"),
+                range: range(),
+                attempt: 0,
                 latency: ms(300),
             },
             ms(400),
@@ -507,7 +528,9 @@ mod tests {
         s.apply(
             &Event::Answered {
                 symbol: &a,
-                outcome: "ok",
+                outcome: Ok(252),
+                range: range(),
+                attempt: 1,
                 latency: ms(300),
             },
             ms(1_500),

@@ -9,7 +9,7 @@ use backfill_calendar::Exchange;
 use backfill_domain::jiff::Timestamp;
 use backfill_domain::jiff::civil::Date;
 use backfill_domain::{Interval, Symbol};
-use backfill_engine::check::{SessionCoverage, check_series};
+use backfill_engine::check::{CheckInput, SessionCoverage, check};
 use backfill_engine::plan::WindowSpec;
 use backfill_store::{Flagged, Store, StoreError};
 use serde::Serialize;
@@ -24,8 +24,11 @@ pub struct StoreView {
     /// Tickers to check; empty: every series of `interval` in the store (as `backfill check`).
     pub tickers: Vec<Symbol>,
     pub interval: Interval,
-    pub spec: WindowSpec,
-    /// The instant the window ends at; `None`: the time of each request.
+    /// The window to check; `None`: each series' whole stored span (as `backfill check`).
+    pub window: Option<WindowSpec>,
+    /// Sessions checked for a series with nothing stored, when no window is given.
+    pub default_days: usize,
+    /// The instant the check is made at; `None`: the time of each request.
     pub now: Option<Timestamp>,
     pub closures: BTreeMap<Exchange, Vec<Date>>,
 }
@@ -130,64 +133,53 @@ impl StoreView {
         } else {
             self.tickers.clone()
         };
-        let mut months = BTreeSet::new();
-        let mut coverage = Vec::with_capacity(tickers.len());
-        let mut flagged = Vec::new();
-        for symbol in &tickers {
-            match check_series(
-                &self.store,
-                symbol,
-                self.interval,
-                self.spec,
+        let report = check(
+            &self.store,
+            &CheckInput {
+                tickers: &tickers,
+                interval: self.interval,
+                window: self.window,
+                default_days: self.default_days,
                 now,
-                &self.closures,
-            ) {
-                Ok(c) => {
-                    let mut cells: BTreeMap<String, MonthCell> = BTreeMap::new();
-                    for (date, state) in &c.sessions {
-                        let key = date.strftime("%Y-%m").to_string();
-                        months.insert(key.clone());
-                        let cell = cells.entry(key).or_default();
-                        cell.sessions += 1;
-                        match state {
-                            SessionCoverage::Stored => cell.stored += 1,
-                            SessionCoverage::NoData => cell.no_data += 1,
-                            SessionCoverage::Missing => {
-                                cell.missing += 1;
-                                cell.missing_dates.push(*date);
-                            }
-                        }
+                closures: &self.closures,
+            },
+        )?;
+        let mut months = BTreeSet::new();
+        let mut coverage = Vec::with_capacity(report.tickers.len());
+        let mut flagged = Vec::new();
+        for c in report.tickers {
+            let mut cells: BTreeMap<String, MonthCell> = BTreeMap::new();
+            for (date, state) in &c.session_states {
+                let key = date.strftime("%Y-%m").to_string();
+                months.insert(key.clone());
+                let cell = cells.entry(key).or_default();
+                cell.sessions += 1;
+                match state {
+                    SessionCoverage::Stored => cell.stored += 1,
+                    SessionCoverage::NoData => cell.no_data += 1,
+                    SessionCoverage::Missing => {
+                        cell.missing += 1;
+                        cell.missing_dates.push(*date);
                     }
-                    coverage.push(TickerCoverage {
-                        symbol: symbol.to_string(),
-                        exchange: c.exchange.clone(),
-                        rows: c.rows,
-                        sessions: c.sessions.len(),
-                        stored: c.count(SessionCoverage::Stored),
-                        missing: c.count(SessionCoverage::Missing),
-                        no_data: c.count(SessionCoverage::NoData),
-                        last_fetched: c.last_fetched,
-                        months: cells,
-                        error: None,
-                    });
-                    flagged.extend(c.flagged.into_iter().map(|bar| FlaggedBar {
-                        symbol: symbol.to_string(),
-                        bar,
-                    }));
                 }
-                Err(e) => coverage.push(TickerCoverage {
-                    symbol: symbol.to_string(),
-                    exchange: String::new(),
-                    rows: 0,
-                    sessions: 0,
-                    stored: 0,
-                    missing: 0,
-                    no_data: 0,
-                    last_fetched: None,
-                    months: BTreeMap::new(),
-                    error: Some(e.to_string()),
-                }),
             }
+            let symbol = c.symbol.to_string();
+            flagged.extend(c.flagged.into_iter().map(|bar| FlaggedBar {
+                symbol: symbol.clone(),
+                bar,
+            }));
+            coverage.push(TickerCoverage {
+                symbol,
+                exchange: c.exchange,
+                rows: c.rows,
+                sessions: c.sessions,
+                stored: c.stored,
+                missing: c.missing,
+                no_data: c.no_data,
+                last_fetched: c.last_fetched,
+                months: cells,
+                error: c.error,
+            });
         }
         let runs = self
             .store
@@ -206,12 +198,11 @@ impl StoreView {
                 },
             })
             .collect();
-        let problems = self
-            .store
-            .problems()?
+        let problems = report
+            .problems
             .into_iter()
             .map(|p| Problem {
-                path: p.path.display().to_string(),
+                path: p.path,
                 reason: p.reason,
             })
             .collect();

@@ -40,6 +40,20 @@ pub struct CheckInput<'a> {
     pub provider_window: Window,
 }
 
+/// What the store knows about one session of the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionCoverage {
+    /// A bar is stored.
+    Stored,
+    /// The provider answered without a bar.
+    NoData,
+    /// Never answered: a run would ask for it.
+    Missing,
+    /// Never fetched, and older than the provider keeps (intraday lookback): not missing.
+    NotAvailable,
+}
+
 /// Consecutive missing sessions, first and last inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Hole {
@@ -76,6 +90,11 @@ pub struct SeriesCheck {
     pub not_available: usize,
     /// Every missing session, as ranges of consecutive sessions.
     pub holes: Vec<Hole>,
+    /// Every session of the window, in order, with what the store holds for it (for per-month
+    /// views such as the dashboard's coverage map; not in `--json`, where the counts and `holes`
+    /// say the same).
+    #[serde(skip)]
+    pub session_states: Vec<(Date, SessionCoverage)>,
     /// When this series was last fetched.
     pub last_fetched: Option<Timestamp>,
     /// Fetched bars that failed validation (kept as sent, or dropped), with the rule each broke.
@@ -171,6 +190,7 @@ impl SeriesCheck {
             no_data: 0,
             not_available: 0,
             holes: Vec::new(),
+            session_states: Vec::new(),
             last_fetched: None,
             invalid_bars: 0,
             flagged: Vec::new(),
@@ -260,20 +280,29 @@ pub fn check_series(
     let earliest = earliest(input.provider_window, input.now);
     let (mut stored, mut missing, mut no_data, mut not_available) = (0, 0, 0, 0);
     let mut flags = Vec::with_capacity(units.len());
+    let mut session_states = Vec::with_capacity(units.len());
     for unit in &units {
-        let is_missing = if stored_dates.range(unit.from..=unit.to).next().is_some() {
+        let state = if stored_dates.range(unit.from..=unit.to).next().is_some() {
             stored += 1;
-            false
+            SessionCoverage::Stored
         } else {
-            let state = coverage(&answered, unit, earliest);
-            match state {
-                Coverage::Covered => no_data += 1,
-                Coverage::NotAvailable => not_available += 1,
-                Coverage::Missing => missing += 1,
+            match coverage(&answered, unit, earliest) {
+                Coverage::Covered => {
+                    no_data += 1;
+                    SessionCoverage::NoData
+                }
+                Coverage::NotAvailable => {
+                    not_available += 1;
+                    SessionCoverage::NotAvailable
+                }
+                Coverage::Missing => {
+                    missing += 1;
+                    SessionCoverage::Missing
+                }
             }
-            state == Coverage::Missing
         };
-        flags.push((unit.first, is_missing));
+        flags.push((unit.first, state == SessionCoverage::Missing));
+        session_states.push((unit.first, state));
     }
     Ok(SeriesCheck {
         symbol: symbol.clone(),
@@ -291,6 +320,7 @@ pub fn check_series(
         no_data,
         not_available,
         holes: holes(&flags),
+        session_states,
         last_fetched: ledger.last_fetched(),
         invalid_bars: flagged.len(),
         flagged,

@@ -102,11 +102,12 @@ pub async fn dashboard(
         store,
         tickers: settings.tickers.clone(),
         interval: settings.interval,
-        spec: WindowSpec {
+        window: settings.window_given.then_some(WindowSpec {
             start: settings.start,
             end: settings.end,
             days: settings.days,
-        },
+        }),
+        default_days: settings.days,
         now: pinned_now.then_some(settings.now),
         closures: settings.closures.clone(),
     };
