@@ -447,9 +447,14 @@ async fn the_store_dashboard_lists_runs_and_agrees_with_check() {
             .values()
             .flat_map(|m| m["missing_dates"].as_array().unwrap())
             .collect();
-        let expect: Vec<&serde_json::Value> =
-            k["missing_dates"].as_array().unwrap().iter().collect();
-        assert_eq!(&listed[..expect.len()], &expect[..], "{}", c["symbol"]);
+        // The same missing sessions as check's holes: as many, and every hole's ends among them.
+        let holes = k["holes"].as_array().unwrap();
+        let in_holes: u64 = holes.iter().map(|h| h["sessions"].as_u64().unwrap()).sum();
+        assert_eq!(listed.len() as u64, in_holes, "{}", c["symbol"]);
+        for h in holes {
+            assert!(listed.contains(&&h["first"]), "{h} of {}", c["symbol"]);
+            assert!(listed.contains(&&h["last"]), "{h} of {}", c["symbol"]);
+        }
         some_missing |= c["missing"].as_u64().unwrap() > 0;
     }
     assert!(some_missing, "the wider window has missing sessions: {doc}");
