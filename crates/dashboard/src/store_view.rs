@@ -93,6 +93,8 @@ pub struct MonthCell {
     pub stored: usize,
     pub no_data: usize,
     pub missing: usize,
+    /// Sessions never fetched that the provider no longer serves (not missing).
+    pub not_available: usize,
     /// The missing session dates of the month.
     pub missing_dates: Vec<Date>,
 }
@@ -142,6 +144,7 @@ impl StoreView {
                 default_days: self.default_days,
                 now,
                 closures: &self.closures,
+                provider_window: backfill_provider::yahoo::yahoo_window(self.interval),
             },
         )?;
         let mut months = BTreeSet::new();
@@ -157,6 +160,7 @@ impl StoreView {
                 match state {
                     SessionCoverage::Stored => cell.stored += 1,
                     SessionCoverage::NoData => cell.no_data += 1,
+                    SessionCoverage::NotAvailable => cell.not_available += 1,
                     SessionCoverage::Missing => {
                         cell.missing += 1;
                         cell.missing_dates.push(*date);

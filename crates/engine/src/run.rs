@@ -616,50 +616,51 @@ async fn commit<P: Provider>(
     let learning = plan.venue.clone().map(|v| (v, plan.calendar.clone()));
     let write_meta = last_meta.as_ref() != Some(&batch.meta);
     *last_meta = Some(batch.meta.clone());
-    let task = tokio::task::spawn_blocking(move || -> Result<u64, backfill_store::StoreError> {
-        let stats = if batch.replace {
-            store.replace_bars(&symbol, interval, &batch.bars)?
-        } else {
-            store.upsert_bars(&symbol, interval, &batch.bars)?
-        };
-        if !batch.actions.is_empty() {
-            store.upsert_actions(&symbol, &batch.actions)?;
-        }
-        // A bar dropped by validation still shows the session was held.
-        let with_bars: std::collections::BTreeSet<_> = (batch.bars.iter().map(|b| b.date))
-            .chain(batch.flagged.iter().map(|f| f.date))
-            .collect();
-        if let Some((venue, calendar)) = &learning {
-            let closed =
-                closed_sessions(calendar, interval, &with_bars, &batch.coverage, &batch.meta);
-            if !closed.is_empty() {
-                store.record_closures(venue, &closed)?;
+    let task =
+        tokio::task::spawn_blocking(move || -> Result<UpsertStats, backfill_store::StoreError> {
+            let stats = if batch.replace {
+                store.replace_bars(&symbol, interval, &batch.bars)?
+            } else {
+                store.upsert_bars(&symbol, interval, &batch.bars)?
+            };
+            if !batch.actions.is_empty() {
+                store.upsert_actions(&symbol, &batch.actions)?;
             }
-        }
-        if write_meta {
-            let mut meta = batch.meta;
-            meta.symbol = Some(symbol.clone());
-            store.write_meta(&meta)?;
-        }
-        for range in &batch.fetched {
-            store.record_flagged(&symbol, interval, *range, &batch.flagged)?;
-        }
-        let fetched_at = Timestamp::now();
-        let rows = batch.bars.len() as u64;
-        for (range, provisional) in batch.coverage {
-            store.record_coverage(
-                &symbol,
-                interval,
-                LedgerEntry {
-                    range,
-                    fetched_at,
-                    rows,
-                    provisional,
-                },
-            )?;
-        }
-        Ok(stats.inserted + stats.updated)
-    });
+            // A bar dropped by validation still shows the session was held.
+            let with_bars: std::collections::BTreeSet<_> = (batch.bars.iter().map(|b| b.date))
+                .chain(batch.flagged.iter().map(|f| f.date))
+                .collect();
+            if let Some((venue, calendar)) = &learning {
+                let closed =
+                    closed_sessions(calendar, interval, &with_bars, &batch.coverage, &batch.meta);
+                if !closed.is_empty() {
+                    store.record_closures(venue, &closed)?;
+                }
+            }
+            if write_meta {
+                let mut meta = batch.meta;
+                meta.symbol = Some(symbol.clone());
+                store.write_meta(&meta)?;
+            }
+            for range in &batch.fetched {
+                store.record_flagged(&symbol, interval, *range, &batch.flagged)?;
+            }
+            let fetched_at = Timestamp::now();
+            let rows = batch.bars.len() as u64;
+            for (range, provisional) in batch.coverage {
+                store.record_coverage(
+                    &symbol,
+                    interval,
+                    LedgerEntry {
+                        range,
+                        fetched_at,
+                        rows,
+                        provisional,
+                    },
+                )?;
+            }
+            Ok(stats)
+        });
     match task.await {
         Ok(Ok(stats)) => {
             sh.reporter.on_event(&Event::Committed {

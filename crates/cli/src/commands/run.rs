@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use backfill_engine::limits::{AUTO_START, Limits, Rate};
 use backfill_domain::jiff::Timestamp;
+use backfill_engine::limits::{AUTO_START, Limits, Rate};
 use backfill_engine::plan::WindowSpec;
 use backfill_engine::{
     Cancel, Engine, PrepareInput, Prepared, Reporter, RunConfig, RunReport, prepare,
