@@ -49,7 +49,7 @@ fn explain(failure: Option<&str>) -> Explained {
         Some("throttled") => Explained {
             note: "throttled (HTTP 429)",
             what: "throttled by the provider (HTTP 429)",
-            hint: "lower `--rate` (e.g. `--rate 1`); what was saved stays",
+            hint: "lower `--rate` (e.g. `--rate 1`), or use `--rate auto`; what was saved stays",
         },
         Some("not_found") => Explained {
             note: "not found",
@@ -297,6 +297,7 @@ mod tests {
             text.contains("3 tickers throttled by the provider (HTTP 429): lower `--rate`"),
             "{text}"
         );
+        assert!(text.contains("or use `--rate auto`"), "{text}");
         assert!(text.contains("  A, B, C\n"), "{text}");
         assert!(text.contains("4 tickers: 1 saved"), "{text}");
         assert!(text.contains("1 row;"), "{text}");
