@@ -2,7 +2,7 @@
 //!
 //! Rendered from one [`LiveState`] under its lock, so the counters agree with `/api/run` at every
 //! scrape. Every metric name starts with `backfill_`; label values come from fixed sets (states,
-//! statuses, failure labels), so nothing needs escaping beyond what [`escape`] does.
+//! statuses, failure labels), so nothing needs escaping beyond what `escape` does.
 
 use std::fmt::Write as _;
 
