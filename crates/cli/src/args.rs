@@ -61,7 +61,7 @@ pub enum Command {
     /// Start the built-in simulator on loopback and backfill the example portfolio through it.
     #[command(after_help = DEMO_EXAMPLES)]
     Demo(DemoArgs),
-    /// Run the Yahoo-compatible simulator.
+    /// Run the simulator of the Yahoo, Tiingo and Alpaca APIs on loopback; prints its URL.
     #[command(after_help = SIM_EXAMPLES)]
     Sim(SimArgs),
     /// Print an exchange's sessions with their open and close times.
@@ -129,7 +129,9 @@ Examples:
 const SIM_EXAMPLES: &str = "\
 Examples:
   backfill sim --port 8080 --rate 5 --retry-after 1
-  backfill --yahoo-url http://127.0.0.1:8080 --tickers MSFT   (in another shell)";
+  backfill --yahoo-url http://127.0.0.1:8080 --tickers MSFT   (in another shell)
+  backfill sim --provider tiingo --port 8081 --tiingo-per-hour 50
+  TIINGO_API_KEY=any backfill --provider tiingo --tiingo-url http://127.0.0.1:8081";
 
 const SESSIONS_EXAMPLES: &str = "\
 Examples:
@@ -255,6 +257,21 @@ pub struct FetchArgs {
     /// `https://query2.finance.yahoo.com`
     #[arg(long, env = env_vars::BACKFILL_YAHOO_URL, value_name = "URL", value_parser = values::base_url)]
     pub yahoo_url: Option<String>,
+
+    /// Where bars come from, for every ticker: `yahoo`, `tiingo` (daily bars; key in
+    /// `TIINGO_API_KEY`) or `alpaca` (1m-30m and daily bars of US stocks since 2016; keys in
+    /// `APCA_API_KEY_ID` and `APCA_API_SECRET_KEY`). Default: the ticker's entry in `[providers]`
+    /// of backfill.toml, else `provider` under `[defaults]`, else yahoo.
+    #[arg(long, value_name = "NAME", value_parser = values::provider)]
+    pub provider: Option<backfill_provider::ProviderKind>,
+
+    /// Tiingo base URL. Default: `https://api.tiingo.com`
+    #[arg(long, env = env_vars::BACKFILL_TIINGO_URL, value_name = "URL", value_parser = values::base_url)]
+    pub tiingo_url: Option<String>,
+
+    /// Alpaca market-data base URL. Default: `https://data.alpaca.markets`
+    #[arg(long, env = env_vars::BACKFILL_ALPACA_URL, value_name = "URL", value_parser = values::base_url)]
+    pub alpaca_url: Option<String>,
 }
 
 /// `backfill run` (and `backfill` alone).
@@ -378,6 +395,27 @@ pub struct SimArgs {
     /// Append Yahoo's trailing "live" row after period2 while a session is open.
     #[arg(long)]
     pub live_row: bool,
+    /// Serve only this provider's API (`yahoo`, `tiingo` or `alpaca`; the others answer 404).
+    /// Default: all three on the one printed URL.
+    #[arg(long, value_name = "NAME", value_parser = values::provider)]
+    pub provider: Option<backfill_provider::ProviderKind>,
+    /// The Tiingo token requests must carry. Default: any non-empty token.
+    #[arg(long, value_name = "TOKEN", hide_env_values = true)]
+    pub tiingo_key: Option<String>,
+    /// Tiingo requests allowed per clock hour (Tiingo's free plan: 50); above it HTTP 429
+    /// "hourly request allocation" until the hour rolls over.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub tiingo_per_hour: Option<u32>,
+    /// The Alpaca key id and secret requests must carry, as `ID:SECRET`. Default: any non-empty
+    /// pair.
+    #[arg(long, value_name = "ID:SECRET")]
+    pub alpaca_keys: Option<String>,
+    /// Alpaca requests allowed per clock minute (Alpaca's free plan: 200); above it HTTP 429.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub alpaca_per_minute: Option<u32>,
+    /// The most bars on one Alpaca page (below the request's `limit`), to exercise paging.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub alpaca_page_cap: Option<u64>,
     /// Fix the simulator's clock at this RFC 3339 instant (default: real time).
     #[arg(long = "clock", value_name = "INSTANT", value_parser = values::instant)]
     pub clock: Option<Timestamp>,

@@ -11,6 +11,7 @@ use backfill_calendar::Exchange;
 use backfill_domain::Interval;
 use backfill_domain::jiff::civil::Date;
 use backfill_engine::validate::InvalidBars;
+use backfill_provider::{ProviderKind, Secret};
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
@@ -35,6 +36,19 @@ pub struct ConfigFile {
     /// `access_key_id`, `secret_access_key`, `allow_http`, values as strings. They win over the
     /// environment. Never printed: it may hold keys.
     pub store: BTreeMap<String, String>,
+    /// `[keys]`: API keys for the providers that need one. The environment wins over them.
+    pub keys: Keys,
+    /// `[providers]`: the provider of a ticker, e.g. `"7203.T" = "yahoo"`, where it differs from
+    /// the default. Keys are symbols as written in `tickers` (checked, upper-cased).
+    pub providers: BTreeMap<backfill_domain::Symbol, ProviderKind>,
+}
+
+/// API keys, from `[keys]` or the environment (see `settings.rs`). `Debug` shows no value.
+#[derive(Debug, Default, Clone)]
+pub struct Keys {
+    pub tiingo: Option<Secret>,
+    pub alpaca_id: Option<Secret>,
+    pub alpaca_secret: Option<Secret>,
 }
 
 /// `[defaults]`: the values flags override.
@@ -48,6 +62,9 @@ pub struct Defaults {
     pub invalid_bars: Option<InvalidBars>,
     pub store: Option<PathBuf>,
     pub yahoo_url: Option<String>,
+    pub provider: Option<ProviderKind>,
+    pub tiingo_url: Option<String>,
+    pub alpaca_url: Option<String>,
 }
 
 /// The file as TOML, every value with its place in the file.
@@ -58,6 +75,16 @@ struct Raw {
     defaults: Option<RawDefaults>,
     closures: Option<BTreeMap<String, Spanned<Value>>>,
     store: Option<BTreeMap<String, Spanned<Value>>>,
+    keys: Option<RawKeys>,
+    providers: Option<BTreeMap<String, Spanned<Value>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    tiingo_api_key: Option<Spanned<Value>>,
+    alpaca_key_id: Option<Spanned<Value>>,
+    alpaca_secret_key: Option<Spanned<Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +98,9 @@ struct RawDefaults {
     invalid_bars: Option<Spanned<Value>>,
     store: Option<Spanned<Value>>,
     yahoo_url: Option<Spanned<Value>>,
+    provider: Option<Spanned<Value>>,
+    tiingo_url: Option<Spanned<Value>>,
+    alpaca_url: Option<Spanned<Value>>,
 }
 
 /// A config file that cannot be used: where, what, and the offending line.
@@ -142,6 +172,9 @@ fn kind(v: &Value) -> String {
     }
 }
 
+/// The keys of `[keys]`, whose lines are never quoted in an error.
+const KEY_NAMES: [&str; 3] = ["tiingo_api_key", "alpaca_key_id", "alpaca_secret_key"];
+
 struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
@@ -152,7 +185,15 @@ impl Checker<'_> {
         let (place, excerpt) = match span {
             Some(s) => {
                 let (p, e) = locate(self.text, s);
-                (Some(p), Some(e))
+                // A line that sets an API key is never quoted back: it would print the key.
+                let line = self
+                    .text
+                    .lines()
+                    .nth(p.0 - 1)
+                    .unwrap_or_default()
+                    .trim_start();
+                let secret = KEY_NAMES.iter().any(|k| line.starts_with(k));
+                (Some(p), (!secret).then_some(e))
             }
             None => (None, None),
         };
@@ -266,6 +307,43 @@ impl Checker<'_> {
         Ok(out)
     }
 
+    /// An API key: text only, and the value never appears in a message.
+    fn key(&self, key: &str, v: Option<&Spanned<Value>>) -> Result<Option<Secret>, ConfigError> {
+        let Some(v) = v else { return Ok(None) };
+        match v.get_ref() {
+            Value::String(s) => Ok(Some(Secret::new(s.as_str())).filter(|s| !s.is_empty())),
+            _ => Err(self.error(
+                Some(v.span()),
+                format!("`{key}` in `[keys]` must be the key as text in quotes"),
+            )),
+        }
+    }
+
+    fn providers(
+        &self,
+        raw: Option<&BTreeMap<String, Spanned<Value>>>,
+    ) -> Result<BTreeMap<backfill_domain::Symbol, ProviderKind>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for (ticker, v) in raw.into_iter().flatten() {
+            let symbol = backfill_domain::Symbol::parse(ticker.trim())
+                .map_err(|e| self.error(Some(v.span()), format!("in `[providers]`: {e}")))?;
+            let Value::String(name) = v.get_ref() else {
+                return Err(self.error(
+                    Some(v.span()),
+                    format!(
+                        "`{ticker}` in `[providers]` must name a provider in quotes, e.g. `\"{ticker}\" = \"tiingo\"`, not {}",
+                        kind(v.get_ref())
+                    ),
+                ));
+            };
+            let provider = values::provider(name).map_err(|e| {
+                self.error(Some(v.span()), format!("`{ticker}` in `[providers]`: {e}"))
+            })?;
+            out.insert(symbol, provider);
+        }
+        Ok(out)
+    }
+
     fn closures(
         &self,
         raw: Option<&BTreeMap<String, Spanned<Value>>>,
@@ -356,12 +434,37 @@ impl ConfigFile {
                 "\"https://query2.finance.yahoo.com\"",
                 values::base_url,
             )?,
+            provider: c.text(
+                "provider",
+                d.provider.as_ref(),
+                "\"tiingo\"",
+                values::provider,
+            )?,
+            tiingo_url: c.text(
+                "tiingo_url",
+                d.tiingo_url.as_ref(),
+                "\"https://api.tiingo.com\"",
+                values::base_url,
+            )?,
+            alpaca_url: c.text(
+                "alpaca_url",
+                d.alpaca_url.as_ref(),
+                "\"https://data.alpaca.markets\"",
+                values::base_url,
+            )?,
         };
+        let k = raw.keys.unwrap_or_default();
         Ok(ConfigFile {
             tickers: c.tickers(raw.tickers.as_ref())?,
             defaults,
             closures: c.closures(raw.closures.as_ref())?,
             store: c.store(raw.store.as_ref())?,
+            keys: Keys {
+                tiingo: c.key("tiingo_api_key", k.tiingo_api_key.as_ref())?,
+                alpaca_id: c.key("alpaca_key_id", k.alpaca_key_id.as_ref())?,
+                alpaca_secret: c.key("alpaca_secret_key", k.alpaca_secret_key.as_ref())?,
+            },
+            providers: c.providers(raw.providers.as_ref())?,
         })
     }
 }
@@ -420,6 +523,31 @@ mod tests {
         assert!(e.contains("3 | days = \"5\""), "{e}");
         assert!(e.contains("  |        ^^^"), "{e}");
         assert!(!e.contains("usize"), "{e}");
+    }
+
+    #[test]
+    fn keys_and_providers_are_read_and_a_key_line_is_never_quoted() {
+        let c = ConfigFile::parse(
+            "[defaults]\nprovider = \"Tiingo\"\n[keys]\ntiingo_api_key = \" tk-1 \"\n[providers]\n\"7203.T\" = \"yahoo\"\naapl = \"alpaca\"\n",
+            Path::new("backfill.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.defaults.provider, Some(ProviderKind::Tiingo));
+        assert_eq!(c.keys.tiingo.as_ref().map(Secret::expose), Some("tk-1"));
+        assert!(c.keys.alpaca_id.is_none());
+        let sym = |s: &str| backfill_domain::Symbol::parse(s).unwrap();
+        assert_eq!(c.providers[&sym("7203.T")], ProviderKind::Yahoo);
+        assert_eq!(c.providers[&sym("AAPL")], ProviderKind::Alpaca);
+        assert!(!format!("{c:?}").contains("tk-1"));
+
+        let e = err("[keys]\ntiingo_api_key = 123456789\n");
+        assert!(e.contains("line 2") && e.contains("text in quotes"), "{e}");
+        assert!(!e.contains("123456789"), "{e}");
+        let e = err("[keys]\nalpaca_secret_key = \"s3cr3t-value\n");
+        assert!(e.contains("line 2"), "{e}");
+        assert!(!e.contains("s3cr3t-value"), "{e}");
+        let e = err("[providers]\nMSFT = \"tiingoo\"\n");
+        assert!(e.contains("did you mean `tiingo`"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,16 @@
 pub const BACKFILL_STORE: &str = "BACKFILL_STORE";
 /// Yahoo base URL (`--yahoo-url`); every Yahoo endpoint (chart, cookie, crumb) is requested from it.
 pub const BACKFILL_YAHOO_URL: &str = "BACKFILL_YAHOO_URL";
+/// Tiingo base URL (`--tiingo-url`).
+pub const BACKFILL_TIINGO_URL: &str = "BACKFILL_TIINGO_URL";
+/// Alpaca market-data base URL (`--alpaca-url`).
+pub const BACKFILL_ALPACA_URL: &str = "BACKFILL_ALPACA_URL";
+/// Tiingo API token (else `tiingo_api_key` under `[keys]` in the config file). Never printed.
+pub const TIINGO_API_KEY: &str = backfill_provider::tiingo::KEY_VAR;
+/// Alpaca key id, Alpaca's own name (else `alpaca_key_id` under `[keys]`). Never printed.
+pub const APCA_API_KEY_ID: &str = backfill_provider::alpaca::KEY_ID_VAR;
+/// Alpaca secret key, Alpaca's own name (else `alpaca_secret_key` under `[keys]`). Never printed.
+pub const APCA_API_SECRET_KEY: &str = backfill_provider::alpaca::SECRET_VAR;
 /// Config file (`--config`).
 pub const BACKFILL_CONFIG: &str = "BACKFILL_CONFIG";
 /// Log filter for `-v` output, in `tracing-subscriber` syntax (e.g. `backfill_engine=debug`).

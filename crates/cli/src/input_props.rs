@@ -244,7 +244,7 @@ fn resolve(cli: Cli) -> anyhow::Result<String> {
                 &select, None, true, &example, None,
             )?)
         }
-        Some(Command::Sim(a)) => format!("{:?}", crate::commands::sim::config(&a).rate),
+        Some(Command::Sim(a)) => format!("{:?}", crate::commands::sim::config(&a)?.rate),
         Some(Command::Sessions(a)) => {
             let ex = backfill_calendar::Exchange::parse(&a.exchange)
                 .map_err(|e| UsageError(e.to_string()))?;

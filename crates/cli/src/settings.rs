@@ -8,9 +8,11 @@ use backfill_domain::jiff::Timestamp;
 use backfill_domain::jiff::civil::Date;
 use backfill_domain::{Interval, Symbol};
 use backfill_engine::validate::InvalidBars;
+use backfill_provider::{ProviderKind, Secret};
 
 use crate::args::{FetchArgs, SelectArgs};
-use crate::config::{self, ConfigFile};
+use crate::config::{self, ConfigFile, Keys};
+use crate::env_vars;
 use crate::exit::UsageError;
 #[cfg(test)]
 use crate::values;
@@ -54,6 +56,15 @@ pub struct Settings {
     /// The `[store]` table, values as strings (never printed: it may hold keys).
     pub store_config: std::collections::BTreeMap<String, String>,
     pub yahoo_url: String,
+    pub tiingo_url: String,
+    pub alpaca_url: String,
+    /// The provider of tickers without an entry in `providers`.
+    pub provider: ProviderKind,
+    /// Per-ticker providers from `[providers]` of the config file (empty when `--provider` is
+    /// given: the flag applies to every ticker).
+    pub providers: std::collections::BTreeMap<Symbol, ProviderKind>,
+    /// API keys: the environment, else `[keys]` of the config file. Never printed.
+    pub keys: Keys,
     pub closures: std::collections::BTreeMap<backfill_calendar::Exchange, Vec<Date>>,
     pub now: Timestamp,
     /// Warnings about the settings themselves (e.g. a window clipped to the present), printed
@@ -150,6 +161,28 @@ fn latest_date_anywhere(now: Timestamp) -> Date {
 }
 
 impl Settings {
+    /// The provider that serves `symbol`.
+    pub fn provider_of(&self, symbol: &Symbol) -> ProviderKind {
+        self.providers.get(symbol).copied().unwrap_or(self.provider)
+    }
+
+    /// The tickers grouped by provider, in the order of [`ProviderKind::ALL`]; no empty group.
+    pub fn tickers_by_provider(&self) -> Vec<(ProviderKind, Vec<Symbol>)> {
+        ProviderKind::ALL
+            .into_iter()
+            .map(|k| {
+                let t: Vec<Symbol> = self
+                    .tickers
+                    .iter()
+                    .filter(|s| self.provider_of(s) == k)
+                    .cloned()
+                    .collect();
+                (k, t)
+            })
+            .filter(|(_, t)| !t.is_empty())
+            .collect()
+    }
+
     /// Resolves settings for `run` and `plan` (`fetch` given) or `check` (`fetch` is `None`).
     /// `need_tickers` is false for commands that can work on the whole store.
     pub fn resolve(
@@ -185,6 +218,15 @@ impl Settings {
             ));
         }
         let interval = select.interval.or(d.interval).unwrap_or(Interval::D1);
+        let provider = f.provider.or(d.provider).unwrap_or_default();
+        let providers = if f.provider.is_some() {
+            std::collections::BTreeMap::new()
+        } else {
+            config.providers.clone()
+        };
+        if fetch.is_some() {
+            check_intervals(&tickers, provider, &providers, interval)?;
+        }
         let rate = f
             .rate
             .or(d.rate.map(Rate::to_engine))
@@ -245,12 +287,60 @@ impl Settings {
                 .clone()
                 .or_else(|| d.yahoo_url.clone())
                 .unwrap_or_else(|| backfill_provider::yahoo::DEFAULT_BASE_URL.to_owned()),
+            tiingo_url: f
+                .tiingo_url
+                .clone()
+                .or_else(|| d.tiingo_url.clone())
+                .unwrap_or_else(|| backfill_provider::tiingo::DEFAULT_BASE_URL.to_owned()),
+            alpaca_url: f
+                .alpaca_url
+                .clone()
+                .or_else(|| d.alpaca_url.clone())
+                .unwrap_or_else(|| backfill_provider::alpaca::DEFAULT_BASE_URL.to_owned()),
+            provider,
+            providers,
+            keys: keys_from_env(&config.keys),
             closures: config.closures.clone(),
             now,
             warnings,
             dashboard: None,
         })
     }
+}
+
+/// The keys in the environment, each one else from `[keys]`. A blank variable counts as unset.
+fn keys_from_env(file: &Keys) -> Keys {
+    let env = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .map(Secret::new)
+            .filter(|s| !s.is_empty())
+    };
+    Keys {
+        tiingo: env(env_vars::TIINGO_API_KEY).or_else(|| file.tiingo.clone()),
+        alpaca_id: env(env_vars::APCA_API_KEY_ID).or_else(|| file.alpaca_id.clone()),
+        alpaca_secret: env(env_vars::APCA_API_SECRET_KEY).or_else(|| file.alpaca_secret.clone()),
+    }
+}
+
+/// Every provider a ticker uses must serve `interval`.
+fn check_intervals(
+    tickers: &[Symbol],
+    default: ProviderKind,
+    providers: &std::collections::BTreeMap<Symbol, ProviderKind>,
+    interval: Interval,
+) -> Result<()> {
+    for t in tickers {
+        let p = providers.get(t).copied().unwrap_or(default);
+        if !p.intervals().contains(&interval) {
+            let served: Vec<String> = p.intervals().iter().map(ToString::to_string).collect();
+            bail!(usage(format!(
+                "`{p}` does not serve `{interval}` bars (asked for `{t}`); it serves {}\n\nhint: pick another `--interval`, or another provider (`--provider yahoo` serves every interval)",
+                served.join(" ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -306,6 +396,7 @@ mod tests {
         a.end = Some(Date::constant(2026, 12, 25));
         let s = Settings::resolve_with(&a, None, true, &cfg, None).unwrap();
         assert_eq!((s.end, s.warnings.len()), (None, 1));
+        assert_eq!(s.provider, ProviderKind::Yahoo);
 
         let mut a = at("2026-12-02T08:00:00Z");
         a.start = Some(Date::constant(2026, 11, 1));
@@ -319,5 +410,79 @@ mod tests {
         let mut a = at("2026-12-01T20:00:00Z");
         a.start = Some(Date::constant(2026, 12, 2));
         assert!(Settings::resolve_with(&a, None, true, &cfg, None).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod provider_tests {
+    use super::*;
+
+    fn select(tickers: &[&str]) -> SelectArgs {
+        SelectArgs {
+            tickers: Some(tickers.iter().map(|t| (*t).to_owned()).collect()),
+            now: Some("2026-12-02T08:00:00Z".parse().unwrap()),
+            ..SelectArgs::default()
+        }
+    }
+
+    #[test]
+    fn per_ticker_providers_group_and_the_flag_overrides_them() {
+        let cfg = ConfigFile::parse(
+            "[defaults]\nprovider = \"tiingo\"\n[providers]\nAAPL = \"alpaca\"\n",
+            Path::new("backfill.toml"),
+        )
+        .unwrap();
+        let fetch = FetchArgs::default();
+        let s = Settings::resolve_with(
+            &select(&["MSFT", "AAPL", "KO"]),
+            Some(&fetch),
+            true,
+            &cfg,
+            None,
+        )
+        .unwrap();
+        let groups: Vec<(ProviderKind, Vec<String>)> = s
+            .tickers_by_provider()
+            .into_iter()
+            .map(|(k, t)| (k, t.iter().map(ToString::to_string).collect()))
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                (
+                    ProviderKind::Tiingo,
+                    vec!["MSFT".to_owned(), "KO".to_owned()]
+                ),
+                (ProviderKind::Alpaca, vec!["AAPL".to_owned()]),
+            ]
+        );
+        let fetch = FetchArgs {
+            provider: Some(ProviderKind::Yahoo),
+            ..FetchArgs::default()
+        };
+        let s = Settings::resolve_with(&select(&["MSFT", "AAPL"]), Some(&fetch), true, &cfg, None)
+            .unwrap();
+        assert_eq!(s.tickers_by_provider().len(), 1);
+        assert_eq!(
+            s.provider_of(&Symbol::parse("AAPL").unwrap()),
+            ProviderKind::Yahoo
+        );
+    }
+
+    #[test]
+    fn an_interval_the_provider_lacks_is_a_usage_error() {
+        let mut a = select(&["MSFT"]);
+        a.interval = Some(Interval::M5);
+        let fetch = FetchArgs {
+            provider: Some(ProviderKind::Tiingo),
+            ..FetchArgs::default()
+        };
+        let e = Settings::resolve_with(&a, Some(&fetch), true, &ConfigFile::default(), None)
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("`tiingo` does not serve `5m` bars"),
+            "{e}"
+        );
+        assert!(e.chain().any(|c| c.downcast_ref::<UsageError>().is_some()));
     }
 }

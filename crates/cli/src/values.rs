@@ -271,6 +271,18 @@ pub fn invalid_bars(text: &str) -> Result<InvalidBars, String> {
     }
 }
 
+/// A provider name: `yahoo`, `tiingo` or `alpaca` (any case).
+pub fn provider(text: &str) -> Result<backfill_provider::ProviderKind, String> {
+    use backfill_provider::ProviderKind;
+    ProviderKind::parse(text).ok_or_else(|| {
+        let t = text.trim();
+        let hint = suggest(t, &ProviderKind::ALL.map(ProviderKind::as_str))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        format!("`{t}` is not a provider; expected `yahoo`, `tiingo` or `alpaca`{hint}")
+    })
+}
+
 /// A provider base URL: `http://` or `https://` with a host, no query or fragment.
 pub fn base_url(text: &str) -> Result<String, String> {
     let t = text.trim();

@@ -9,6 +9,9 @@
 //!   backoff arithmetic and [`ErrorKind::is_retryable`] the one place that decides what is worth retrying.
 //! - [`yahoo::YahooProvider`]: the Yahoo `v8/finance/chart` client (reqwest + rustls, keep-alive pool,
 //!   gzip, cookie + crumb on demand) and its pure parser [`yahoo::parse_chart`].
+//! - [`tiingo::TiingoProvider`] and [`alpaca::AlpacaProvider`]: the Tiingo end-of-day and Alpaca
+//!   Market Data v2 clients; [`AnyProvider`] is one of the three, picked at run time by
+//!   [`ProviderKind`].
 //! - [`fake::FakeProvider`]: an in-memory provider with scriptable failures, for engine tests.
 //! - [`conformance`]: one suite every provider must pass; it runs against the fake and against the
 //!   Yahoo client talking to the simulator.
@@ -48,6 +51,7 @@ use backfill_domain::{Action, Bar, Interval, Symbol, SymbolMeta, TimeRange};
 
 mod adjust;
 pub mod alpaca;
+mod any;
 pub mod conformance;
 mod error;
 pub mod fake;
@@ -57,6 +61,7 @@ mod secret;
 pub mod tiingo;
 pub mod yahoo;
 
+pub use any::{AnyProvider, ProviderKind};
 pub use error::{ErrorKind, FetchError, ProviderError};
 pub use secret::{REDACTED, Secret};
 

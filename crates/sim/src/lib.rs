@@ -66,5 +66,5 @@ mod venues;
 mod yahoo;
 
 pub use market::{DIVIDEND_FACTOR, Market};
-pub use server::{LogEntry, SimConfig, SimServer, Stats};
+pub use server::{Api, LogEntry, SimConfig, SimServer, Stats};
 pub use yahoo::{INVALID_CRUMB_BODY, NOT_FOUND_BODY, VALID_RANGES};

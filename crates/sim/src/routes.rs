@@ -39,6 +39,15 @@ impl Route {
         }
     }
 
+    /// The API the endpoint belongs to.
+    pub(crate) fn api(&self) -> crate::server::Api {
+        if self.is_tiingo() {
+            crate::server::Api::Tiingo
+        } else {
+            crate::server::Api::Alpaca
+        }
+    }
+
     fn is_tiingo(&self) -> bool {
         matches!(self, Route::TiingoPrices(_))
     }

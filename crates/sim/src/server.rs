@@ -74,6 +74,19 @@ pub struct SimConfig {
     pub alpaca_per_minute: Option<u32>,
     /// The most bars on one Alpaca page, below what the request's `limit` asks (to exercise paging).
     pub alpaca_page_cap: Option<usize>,
+    /// Serve only this API; the others answer 404. `None` serves all three.
+    pub only: Option<Api>,
+}
+
+/// One of the APIs the simulator serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// `/v8/finance/chart/…`, the cookie and the crumb.
+    Yahoo,
+    /// `/tiingo/daily/…`.
+    Tiingo,
+    /// `/v2/stocks/bars` and `/v1/corporate-actions`.
+    Alpaca,
 }
 
 impl Default for SimConfig {
@@ -97,6 +110,7 @@ impl Default for SimConfig {
             alpaca_keys: None,
             alpaca_per_minute: None,
             alpaca_page_cap: None,
+            only: None,
         }
     }
 }
@@ -532,7 +546,12 @@ async fn serve(
     chart_symbol: Option<&str>,
     req: &Request<Incoming>,
 ) -> Answer {
-    if let Some(route) = crate::routes::Route::of(path) {
+    let route = crate::routes::Route::of(path);
+    let api = route.as_ref().map_or(Api::Yahoo, crate::routes::Route::api);
+    if state.config.only.is_some_and(|only| only != api) {
+        return Ok(respond(404, TEXT, "Not Found"));
+    }
+    if let Some(route) = route {
         return crate::routes::serve(state, route, req).await;
     }
     let is_crumb = path == "/v1/test/getcrumb";

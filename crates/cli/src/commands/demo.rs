@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use backfill_sim::{SimConfig, SimServer};
 
 use crate::args::{DemoArgs, SelectArgs};
-use crate::commands::run::{execute, open_store, yahoo};
+use crate::commands::providers::yahoo;
+use crate::commands::run::{execute, open_store};
 use crate::config::{ConfigFile, EXAMPLE};
 use crate::exit::ExitStatus;
 use crate::printer::{self, Mode, Out};
@@ -89,14 +90,28 @@ async fn two_runs(
     json: bool,
 ) -> Result<ExitStatus> {
     let store = open_store(settings, false)?;
-    let (_, first) = execute(settings, store.clone(), yahoo(settings)?, out, json).await?;
+    let (_, first) = execute(
+        settings,
+        store.clone(),
+        vec![(yahoo(settings)?, settings.tickers.clone())],
+        out,
+        json,
+    )
+    .await?;
     let before = server.stats().chart_requests;
     if out.mode != Mode::Quiet && !json {
         printer::stdout(
             "\nSecond run over the same store (nothing is missing, so nothing is asked):\n",
         )?;
     }
-    let (_, second) = execute(settings, store, yahoo(settings)?, out, json).await?;
+    let (_, second) = execute(
+        settings,
+        store,
+        vec![(yahoo(settings)?, settings.tickers.clone())],
+        out,
+        json,
+    )
+    .await?;
     let after = server.stats().chart_requests;
     if out.mode != Mode::Quiet && !json {
         printer::stdout(&format!(

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod dashboard;
 pub mod demo;
+pub mod providers;
 pub mod run;
 pub mod sessions;
 pub mod sim;

@@ -4,19 +4,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use backfill_domain::Symbol;
 use backfill_domain::jiff::Timestamp;
 use backfill_engine::limits::{AUTO_START, Limits, Rate};
 use backfill_engine::plan::WindowSpec;
 use backfill_engine::{
-    Cancel, Engine, PrepareInput, Prepared, Reporter, RunConfig, RunReport, prepare,
+    Cancel, Engine, Event, PrepareInput, Prepared, Reporter, RunConfig, RunReport, prepare,
 };
-use backfill_provider::Provider;
 use backfill_provider::retry::RetryPolicy;
-use backfill_provider::yahoo::{YahooConfig, YahooProvider};
+use backfill_provider::{Provider, ProviderKind, Window};
 use backfill_store::{Store, StoreOptions};
 use serde::Serialize;
 
 use crate::commands::dashboard::{Both, RunDashboard};
+use crate::commands::providers;
 use crate::exit::{ExitStatus, UsageError};
 use crate::printer::{self, Mode, Out, Progress, plural};
 use crate::settings::Settings;
@@ -87,27 +88,18 @@ pub fn print_setting_warnings(settings: &Settings, out: Out) {
     }
 }
 
-/// The Yahoo provider for these settings.
-pub fn yahoo(settings: &Settings) -> Result<YahooProvider> {
-    let config = YahooConfig {
-        base_url: settings.yahoo_url.clone(),
-        ..YahooConfig::default()
-    };
-    YahooProvider::new(config).context("cannot set up the HTTP client for Yahoo")
-}
-
-/// Gap detection for every ticker, in one batch.
-pub async fn plan_all<P: Provider>(
+/// Gap detection for `tickers`, in one batch, with the provider's request limits `window`.
+pub async fn plan_all(
     settings: &Settings,
     store: &Arc<Store>,
-    provider: &P,
+    tickers: Vec<Symbol>,
+    window: Window,
 ) -> Result<Prepared> {
     let store = store.clone();
     let settings = settings.clone();
-    let window = provider.window(settings.interval);
     tokio::task::spawn_blocking(move || {
         let input = PrepareInput {
-            tickers: &settings.tickers,
+            tickers: &tickers,
             interval: settings.interval,
             spec: WindowSpec {
                 start: settings.start,
@@ -123,6 +115,21 @@ pub async fn plan_all<P: Provider>(
     })
     .await
     .context("gap detection stopped unexpectedly")
+}
+
+/// Gap detection for every ticker, each group with its provider's window, in the order of
+/// `--tickers` (or the portfolio).
+async fn plan_every_provider(settings: &Settings, store: &Arc<Store>) -> Result<Prepared> {
+    let mut all = Prepared::default();
+    for (kind, tickers) in settings.tickers_by_provider() {
+        let p = plan_all(settings, store, tickers, kind.window(settings.interval)).await?;
+        all.plans.extend(p.plans);
+        all.failed.extend(p.failed);
+    }
+    let order = |s: &Symbol| settings.tickers.iter().position(|t| t == s);
+    all.plans.sort_by_key(|p| order(&p.symbol));
+    all.failed.sort_by_key(|f| order(&f.symbol));
+    Ok(all)
 }
 
 #[derive(Serialize)]
@@ -188,8 +195,7 @@ pub async fn plan(settings: &Settings, out: Out, json: bool) -> Result<ExitStatu
         ));
     }
     let store = open_store(settings, true)?;
-    let provider = yahoo(settings)?;
-    let prepared = plan_all(settings, &store, &provider).await?;
+    let prepared = plan_every_provider(settings, &store).await?;
     let requests = prepared.requests();
     let est = estimate_secs(requests, settings.rate);
     if json {
@@ -296,32 +302,48 @@ pub async fn plan(settings: &Settings, out: Out, json: bool) -> Result<ExitStatu
     })
 }
 
-/// Runs a backfill with the given provider and prints its report. Shared by `run` and `demo`.
+/// Runs a backfill and prints its report: each group of tickers with its provider, all groups
+/// at once, each provider behind its own rate limiter. Shared by `run` and `demo`.
 pub async fn execute<P: Provider>(
     settings: &Settings,
     store: Arc<Store>,
-    provider: P,
+    groups: Vec<(P, Vec<Symbol>)>,
     out: Out,
     json: bool,
 ) -> Result<(RunReport, ExitStatus)> {
-    let prepared = plan_all(settings, &store, &provider).await?;
-    let config = RunConfig {
-        workers: settings.workers,
-        limits: Limits::new(settings.rate, provider.quotas()),
-        max_wait: settings.max_wait,
-        retry: RetryPolicy {
-            max_retries: settings.retries,
-            ..RetryPolicy::default()
-        },
-        seed: None,
-        invalid_bars: settings.invalid_bars,
-    };
+    let mut runs = Vec::with_capacity(groups.len());
+    for (provider, tickers) in groups {
+        let prepared = plan_all(
+            settings,
+            &store,
+            tickers,
+            provider.window(settings.interval),
+        )
+        .await?;
+        let config = RunConfig {
+            workers: settings.workers,
+            limits: Limits::new(settings.rate, provider.quotas()),
+            max_wait: settings.max_wait,
+            retry: RetryPolicy {
+                max_retries: settings.retries,
+                ..RetryPolicy::default()
+            },
+            seed: None,
+            invalid_bars: settings.invalid_bars,
+        };
+        let name = provider.name().to_owned();
+        runs.push((
+            name,
+            Engine::new(Arc::new(provider), store.clone(), config),
+            prepared,
+        ));
+    }
     let store_shown = shown_store(settings);
-    let engine = Engine::new(Arc::new(provider), store.clone(), config);
     let mut progress = Progress::new(out);
     progress.start(
-        prepared.plans.iter().filter(|p| !p.is_up_to_date()).count() as u64
-            + prepared.failed.len() as u64,
+        runs.iter()
+            .map(|(_, _, p)| p.plans.iter().filter(|p| !p.is_up_to_date()).count() + p.failed.len())
+            .sum::<usize>() as u64,
     );
     let progress = Arc::new(progress);
     let dashboard = match &settings.dashboard {
@@ -342,9 +364,7 @@ pub async fn execute<P: Provider>(
             on_signal.cancel();
         }
     });
-    let report = engine
-        .run(prepared.plans, prepared.failed, reporter, cancel)
-        .await;
+    let (report, refused) = run_groups(runs, &reporter, &cancel).await;
     watcher.abort();
     progress.finish();
     record_run(settings, &store, started, &report, out).await;
@@ -357,6 +377,9 @@ pub async fn execute<P: Provider>(
     if let Some(d) = dashboard {
         d.finish().await;
     }
+    if let Some(e) = refused {
+        return Err(e.into());
+    }
     let status = if report.totals.interrupted {
         ExitStatus::Interrupted
     } else if report.is_complete() {
@@ -365,6 +388,61 @@ pub async fn execute<P: Provider>(
         ExitStatus::Partial
     };
     Ok((report, status))
+}
+
+/// Runs every group's engine at once and merges their reports into one, as if one run: one
+/// `Planned` and one `Finished` event for the whole. Also returns the usage error of a provider
+/// that refused its key, if one did.
+async fn run_groups<P: Provider>(
+    runs: Vec<(String, Engine<P>, Prepared)>,
+    reporter: &Arc<dyn Reporter>,
+    cancel: &Cancel,
+) -> (RunReport, Option<UsageError>) {
+    let started = std::time::Instant::now();
+    reporter.on_event(&Event::Planned {
+        tickers: runs
+            .iter()
+            .map(|(_, _, p)| p.plans.len() + p.failed.len())
+            .sum(),
+        requests: runs.iter().map(|(_, _, p)| p.requests()).sum(),
+        up_to_date: runs
+            .iter()
+            .map(|(_, _, p)| p.plans.iter().filter(|p| p.is_up_to_date()).count())
+            .sum(),
+    });
+    let inner: Arc<dyn Reporter> = Arc::new(OneRun(reporter.clone()));
+    let reports = futures_util::future::join_all(runs.into_iter().map(|(name, engine, p)| {
+        let (inner, cancel) = (inner.clone(), cancel.clone());
+        async move {
+            let report = engine.run(p.plans, p.failed, inner, cancel).await;
+            (name, engine.limiter().throttled_total(), report)
+        }
+    }))
+    .await;
+    let refused = reports.iter().find_map(|(name, _, r)| {
+        ProviderKind::parse(name).and_then(|k| providers::refused_key(k, r))
+    });
+    let throttled = reports.iter().map(|(_, t, _)| *t).max().unwrap_or_default();
+    let mut tickers: Vec<_> = reports
+        .into_iter()
+        .flat_map(|(_, _, r)| r.tickers)
+        .collect();
+    tickers.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    let report = RunReport::new(tickers, throttled, started.elapsed(), cancel.is_cancelled());
+    reporter.on_event(&Event::Finished { report: &report });
+    (report, refused)
+}
+
+/// Forwards one engine's events, less the `Planned` and `Finished` of its part of the run
+/// ([`run_groups`] sends those once for the whole).
+struct OneRun(Arc<dyn Reporter>);
+
+impl Reporter for OneRun {
+    fn on_event(&self, event: &Event<'_>) {
+        if !matches!(event, Event::Planned { .. } | Event::Finished { .. }) {
+            self.0.on_event(event);
+        }
+    }
 }
 
 /// Appends the run's report to the store's history (`_meta/runs/`), for `backfill dashboard`. A
@@ -399,7 +477,10 @@ async fn record_run(
 pub async fn run(settings: &Settings, out: Out, json: bool) -> Result<ExitStatus> {
     print_setting_warnings(settings, out);
     let store = open_store(settings, false)?;
-    let provider = yahoo(settings)?;
-    let (_, status) = execute(settings, store, provider, out, json).await?;
+    let mut groups = Vec::new();
+    for (kind, tickers) in settings.tickers_by_provider() {
+        groups.push((providers::build(settings, kind)?, tickers));
+    }
+    let (_, status) = execute(settings, store, groups, out, json).await?;
     Ok(status)
 }

@@ -39,27 +39,47 @@ impl Env {
         }
     }
 
+    /// A simulator whose clock stands at `now` (RFC 3339), and an empty temp dir.
+    pub async fn start_at(now: &str, config: SimConfig) -> Env {
+        Env::start(SimConfig {
+            now: Some(now.parse().unwrap()),
+            ..config
+        })
+        .await
+    }
+
     pub fn store_dir(&self) -> PathBuf {
         self.dir.path().join("store")
     }
 
     /// The binary, in the temp dir (so no `backfill.toml` is picked up), against this simulator
     /// and this store (through their environment variables, which only the subcommands that
-    /// take `--store` and `--yahoo-url` read).
+    /// take `--store` and the provider URLs read), with no provider key from the environment.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_backfill"));
         cmd.current_dir(self.dir.path())
             .env_remove("BACKFILL_CONFIG")
             .env_remove("NO_COLOR")
+            .env_remove("TIINGO_API_KEY")
+            .env_remove("APCA_API_KEY_ID")
+            .env_remove("APCA_API_SECRET_KEY")
             .env("BACKFILL_STORE", self.store_dir())
             .env("BACKFILL_YAHOO_URL", self.sim.url())
+            .env("BACKFILL_TIINGO_URL", self.sim.url())
+            .env("BACKFILL_ALPACA_URL", self.sim.url())
             .args(args);
         cmd
     }
 
     /// Runs the binary to completion off the async runtime.
     pub async fn run(&self, args: &[&str]) -> Output {
+        self.run_with(args, &[]).await
+    }
+
+    /// As [`Env::run`], with these environment variables set.
+    pub async fn run_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Output {
         let mut cmd = self.command(args);
+        cmd.envs(vars.iter().copied());
         tokio::task::spawn_blocking(move || cmd.output().unwrap())
             .await
             .unwrap()
@@ -122,6 +142,14 @@ pub fn stdout_json(out: &Output) -> serde_json::Value {
             String::from_utf8_lossy(&out.stderr)
         )
     })
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 pub fn describe(out: &Output) -> String {

@@ -7,6 +7,7 @@ mod harness;
 mod intraday;
 mod nightly;
 mod objstore;
+mod providers;
 mod runs;
 mod snapshots;
 mod throttle;

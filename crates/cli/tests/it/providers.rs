@@ -1,0 +1,239 @@
+//! `--provider tiingo|alpaca` from outside: keys (missing, refused, never shown), `sim --provider`.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::Stdio;
+
+use backfill_sim::SimConfig;
+
+use crate::harness::{Env, describe, stderr, stdout};
+
+const NOW: &str = "2025-06-02T12:00:00Z";
+const TIINGO_KEY: &str = "tiingo-right-0f3c9a7d";
+const ALPACA_ID: &str = "PKALPACAID7731";
+const ALPACA_SECRET: &str = "alpaca-right-secret-55e1";
+
+fn keyed() -> SimConfig {
+    SimConfig {
+        tiingo_key: Some(TIINGO_KEY.to_owned()),
+        alpaca_keys: Some((ALPACA_ID.to_owned(), ALPACA_SECRET.to_owned())),
+        ..SimConfig::default()
+    }
+}
+
+/// A 5-session run of `tickers` through `provider`, unpaced, at [`NOW`].
+fn run_args<'a>(provider: &'a str, tickers: &'a str) -> [&'a str; 10] {
+    [
+        "--provider",
+        provider,
+        "--tickers",
+        tickers,
+        "--days",
+        "5",
+        "--rate",
+        "0",
+        "--now",
+        NOW,
+    ]
+}
+
+/// Asserts stderr holds `text`.
+fn assert_says(out: &std::process::Output, text: &str) {
+    assert!(
+        stderr(out).contains(text),
+        "expected `{text}`\n{}",
+        describe(out)
+    );
+}
+
+/// Every file under `root`, as text where it is text.
+fn all_text(root: &Path) -> String {
+    let mut out = String::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// No output of the run and no file of the store holds any of `secrets`.
+fn assert_never_shown(env: &Env, out: &std::process::Output, secrets: &[&str]) {
+    let files = all_text(&env.store_dir());
+    for s in secrets {
+        assert!(
+            !stdout(out).contains(s),
+            "stdout shows a key\n{}",
+            describe(out)
+        );
+        assert!(
+            !stderr(out).contains(s),
+            "stderr shows a key\n{}",
+            describe(out)
+        );
+        assert!(!files.contains(s), "the store holds a key");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_wrong_tiingo_key_exits_2_naming_the_variable_and_no_key_is_shown() {
+    let env = Env::start_at(NOW, keyed()).await;
+    let args = run_args("tiingo", "MSFT,AAPL");
+    let out = env.run(&args).await;
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert_says(&out, "`TIINGO_API_KEY`");
+    assert_says(&out, "hint:");
+    assert_eq!(
+        env.sim.stats().requests_total,
+        0,
+        "nothing sent without a key"
+    );
+
+    let wrong = "tiingo-wrong-93b1c4e2";
+    for extra in [&["-vv"][..], &["--json"][..]] {
+        let out = env
+            .run_with(&[&args[..], extra].concat(), &[("TIINGO_API_KEY", wrong)])
+            .await;
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert_says(&out, "tiingo refused the API key");
+        assert_says(&out, "`TIINGO_API_KEY`");
+        assert_never_shown(&env, &out, &[wrong, TIINGO_KEY]);
+    }
+
+    // From `[keys]` in backfill.toml, the right key: the run succeeds, and shows no key either.
+    let config = env.dir.path().join("backfill.toml");
+    std::fs::write(
+        &config,
+        format!("[keys]\ntiingo_api_key = \"{TIINGO_KEY}\"\n"),
+    )
+    .unwrap();
+    let out = env
+        .run(&[&args[..], &["-vv", "--config", config.to_str().unwrap()]].concat())
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_never_shown(&env, &out, &[TIINGO_KEY]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_wrong_alpaca_key_exits_2_naming_both_variables_and_no_key_is_shown() {
+    let env = Env::start_at(NOW, keyed()).await;
+    let args = run_args("alpaca", "MSFT");
+    let out = env.run_with(&args, &[("APCA_API_KEY_ID", ALPACA_ID)]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("`APCA_API_KEY_ID`") && err.contains("`APCA_API_SECRET_KEY`"),
+        "{}",
+        describe(&out)
+    );
+    assert_never_shown(&env, &out, &[ALPACA_ID]);
+
+    let wrong = "alpaca-wrong-secret-7d2e";
+    let vars = [
+        ("APCA_API_KEY_ID", ALPACA_ID),
+        ("APCA_API_SECRET_KEY", wrong),
+    ];
+    let out = env.run_with(&[&args[..], &["-vv"]].concat(), &vars).await;
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert_says(&out, "alpaca refused the API key");
+    assert_never_shown(&env, &out, &[ALPACA_ID, wrong, ALPACA_SECRET]);
+
+    let vars = [
+        ("APCA_API_KEY_ID", ALPACA_ID),
+        ("APCA_API_SECRET_KEY", ALPACA_SECRET),
+    ];
+    let out = env.run_with(&[&args[..], &["-vv"]].concat(), &vars).await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_never_shown(&env, &out, &[ALPACA_ID, ALPACA_SECRET]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interval_the_provider_does_not_serve_is_refused_before_any_request() {
+    let env = Env::start_at(NOW, SimConfig::default()).await;
+    let out = env
+        .run_with(
+            &[&run_args("tiingo", "MSFT")[..], &["--interval", "1h"]].concat(),
+            &[("TIINGO_API_KEY", "k")],
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert_says(&out, "`tiingo` does not serve `1h` bars");
+    assert_eq!(env.sim.stats().requests_total, 0);
+}
+
+/// `backfill sim --provider P` prints one URL that serves P's API and no other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_with_a_provider_prints_a_url_that_serves_that_api() {
+    let env = Env::start_at(NOW, SimConfig::default()).await;
+    for (provider, var, url_var) in [
+        (
+            "tiingo",
+            &[("TIINGO_API_KEY", "k")][..],
+            "BACKFILL_TIINGO_URL",
+        ),
+        (
+            "alpaca",
+            &[("APCA_API_KEY_ID", "i"), ("APCA_API_SECRET_KEY", "s")][..],
+            "BACKFILL_ALPACA_URL",
+        ),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_backfill"))
+            .args(["sim", "--provider", provider, "--port", "0", "--clock", NOW])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let url = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .unwrap();
+            line.trim().to_owned()
+        })
+        .await
+        .unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        // A store of its own for each provider: a series never mixes two providers.
+        let (store, other) = (
+            env.dir.path().join(provider),
+            env.dir.path().join(format!("{provider}-yahoo")),
+        );
+        let (store, other) = (store.to_str().unwrap(), other.to_str().unwrap());
+        let args = [&run_args(provider, "MSFT")[..], &["--store", store]].concat();
+        let vars: Vec<(&str, &str)> = var
+            .iter()
+            .copied()
+            .chain([(url_var, url.as_str())])
+            .collect();
+        let out = env.run_with(&args, &vars).await;
+        let yahoo = env
+            .run_with(
+                &[
+                    &run_args("yahoo", "MSFT")[..],
+                    &["--retries", "0", "--store", other],
+                ]
+                .concat(),
+                &[("BACKFILL_YAHOO_URL", url.as_str())],
+            )
+            .await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{provider}: {}", describe(&out));
+        assert_eq!(
+            yahoo.status.code(),
+            Some(1),
+            "{provider}: {}",
+            describe(&yahoo)
+        );
+    }
+}
