@@ -253,6 +253,12 @@ pub struct FetchArgs {
     #[arg(long, value_name = "keep|drop", value_parser = values::invalid_bars)]
     pub invalid_bars: Option<InvalidBars>,
 
+    /// Only the tickers of shard I of N (`0/3`, `1/3`, `2/3`): a ticker is in shard
+    /// `fnv1a64(SYMBOL) mod N`, a hash that never changes between versions, so N processes split a
+    /// portfolio without overlap. Give each shard `--rate` divided by N.
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
+
     /// Yahoo base URL (every Yahoo endpoint is requested from it). Default:
     /// `https://query2.finance.yahoo.com`
     #[arg(long, env = env_vars::BACKFILL_YAHOO_URL, value_name = "URL", value_parser = values::base_url)]

@@ -205,7 +205,7 @@ impl Settings {
         let d = &config.defaults;
         let empty = FetchArgs::default();
         let f = fetch.unwrap_or(&empty);
-        let tickers = match &select.tickers {
+        let mut tickers = match &select.tickers {
             Some(t) => parse_tickers(t)?,
             None => parse_tickers(&config.tickers).with_context(|| match config_path {
                 Some(p) => format!("in the portfolio of `{}`", p.display()),
@@ -216,6 +216,9 @@ impl Settings {
             bail!(usage(
                 "no tickers to backfill\n\nhint: pass `--tickers MSFT,AAPL`, or list them as `tickers = [\"MSFT\", \"AAPL\"]` in `backfill.toml` (or the file given with `--config`); `backfill config --example` prints a commented example"
             ));
+        }
+        if let Some(shard) = f.shard {
+            tickers.retain(|t| shard.contains(t));
         }
         let interval = select.interval.or(d.interval).unwrap_or(Interval::D1);
         let provider = f.provider.or(d.provider).unwrap_or_default();

@@ -12,7 +12,7 @@ use backfill_sim::{SimConfig, SimServer};
 
 use crate::args::{DemoArgs, SelectArgs};
 use crate::commands::providers::yahoo;
-use crate::commands::run::{execute, open_store};
+use crate::commands::run::{Interrupt, execute, open_store};
 use crate::config::{ConfigFile, EXAMPLE};
 use crate::exit::ExitStatus;
 use crate::printer::{self, Mode, Out};
@@ -96,6 +96,7 @@ async fn two_runs(
         vec![(yahoo(settings)?, settings.tickers.clone())],
         out,
         json,
+        Interrupt::CtrlC,
     )
     .await?;
     let before = server.stats().chart_requests;
@@ -110,6 +111,7 @@ async fn two_runs(
         vec![(yahoo(settings)?, settings.tickers.clone())],
         out,
         json,
+        Interrupt::CtrlC,
     )
     .await?;
     let after = server.stats().chart_requests;

@@ -184,8 +184,8 @@ fn estimate_secs(requests: usize, rate: Rate) -> f64 {
     }
 }
 
-/// `backfill plan` and `--dry-run`: prints what would be fetched, sends nothing.
-pub async fn plan(settings: &Settings, out: Out, json: bool) -> Result<ExitStatus> {
+/// Gap detection for a plan, after the settings' warnings (sends nothing, creates nothing).
+pub async fn prepare_plan(settings: &Settings, out: Out) -> Result<Prepared> {
     print_setting_warnings(settings, out);
     if is_local(settings) && !settings.store.exists() {
         // Nothing stored yet: everything is missing. Planning must not create the store.
@@ -195,44 +195,65 @@ pub async fn plan(settings: &Settings, out: Out, json: bool) -> Result<ExitStatu
         ));
     }
     let store = open_store(settings, true)?;
-    let prepared = plan_every_provider(settings, &store).await?;
+    plan_every_provider(settings, &store).await
+}
+
+/// The `plan --json` document.
+pub fn plan_json(settings: &Settings, prepared: &Prepared) -> Result<String> {
+    let requests = prepared.requests();
+    let est = estimate_secs(requests, settings.rate);
+    let doc = PlanJson {
+        tickers: prepared
+            .plans
+            .iter()
+            .map(|p| PlanTicker {
+                symbol: p.symbol.as_str(),
+                exchange: &p.exchange,
+                first: p.first.map(|d| d.to_string()),
+                last: p.last.map(|d| d.to_string()),
+                sessions: p.sessions,
+                missing: p.missing,
+                unreachable: p.unreachable,
+                requests: p
+                    .requests
+                    .iter()
+                    .map(|r| PlanRange {
+                        start: r.range.start().to_string(),
+                        end: r.range.end().to_string(),
+                        sessions: r.sessions,
+                        provisional: r.provisional_from.is_some(),
+                    })
+                    .collect(),
+                warnings: &p.warnings,
+            })
+            .collect(),
+        totals: PlanTotals {
+            tickers: prepared.plans.len() + prepared.failed.len(),
+            requests,
+            up_to_date: prepared.plans.iter().filter(|p| p.is_up_to_date()).count(),
+            failed: prepared.failed.len(),
+            estimated_secs: est,
+        },
+    };
+    Ok(serde_json::to_string_pretty(&doc)?)
+}
+
+/// The exit status of a plan: partial when a ticker could not be planned.
+pub fn plan_status(prepared: &Prepared) -> ExitStatus {
+    if prepared.failed.is_empty() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Partial
+    }
+}
+
+/// `backfill plan` and `--dry-run`: prints what would be fetched, sends nothing.
+pub async fn plan(settings: &Settings, out: Out, json: bool) -> Result<ExitStatus> {
+    let prepared = prepare_plan(settings, out).await?;
     let requests = prepared.requests();
     let est = estimate_secs(requests, settings.rate);
     if json {
-        let doc = PlanJson {
-            tickers: prepared
-                .plans
-                .iter()
-                .map(|p| PlanTicker {
-                    symbol: p.symbol.as_str(),
-                    exchange: &p.exchange,
-                    first: p.first.map(|d| d.to_string()),
-                    last: p.last.map(|d| d.to_string()),
-                    sessions: p.sessions,
-                    missing: p.missing,
-                    unreachable: p.unreachable,
-                    requests: p
-                        .requests
-                        .iter()
-                        .map(|r| PlanRange {
-                            start: r.range.start().to_string(),
-                            end: r.range.end().to_string(),
-                            sessions: r.sessions,
-                            provisional: r.provisional_from.is_some(),
-                        })
-                        .collect(),
-                    warnings: &p.warnings,
-                })
-                .collect(),
-            totals: PlanTotals {
-                tickers: prepared.plans.len() + prepared.failed.len(),
-                requests,
-                up_to_date: prepared.plans.iter().filter(|p| p.is_up_to_date()).count(),
-                failed: prepared.failed.len(),
-                estimated_secs: est,
-            },
-        };
-        printer::stdout(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
+        printer::stdout(&(plan_json(settings, &prepared)? + "\n"))?;
     } else {
         use std::fmt::Write as _;
         let mut text = String::new();
@@ -295,21 +316,28 @@ pub async fn plan(settings: &Settings, out: Out, json: bool) -> Result<ExitStatu
         let _ = writeln!(out, "store: {}", settings.store.display());
         printer::stdout(&text)?;
     }
-    Ok(if prepared.failed.is_empty() {
-        ExitStatus::Success
-    } else {
-        ExitStatus::Partial
-    })
+    Ok(plan_status(&prepared))
 }
 
-/// Runs a backfill and prints its report: each group of tickers with its provider, all groups
-/// at once, each provider behind its own rate limiter. Shared by `run` and `demo`.
+/// What stops a run before its end.
+#[derive(Debug, Clone)]
+pub enum Interrupt {
+    /// Ctrl-C in this process (the command line).
+    CtrlC,
+    /// The caller's own signal (the Python package, which watches Ctrl-C itself).
+    Cancel(Cancel),
+}
+
+/// Runs a backfill and prints its report (nothing with `--quiet`): each group of tickers with
+/// its provider, all groups at once, each provider behind its own rate limiter. Shared by `run`,
+/// `demo` and [`crate::api`].
 pub async fn execute<P: Provider>(
     settings: &Settings,
     store: Arc<Store>,
     groups: Vec<(P, Vec<Symbol>)>,
     out: Out,
     json: bool,
+    interrupt: Interrupt,
 ) -> Result<(RunReport, ExitStatus)> {
     let mut runs = Vec::with_capacity(groups.len());
     for (provider, tickers) in groups {
@@ -356,21 +384,29 @@ pub async fn execute<P: Provider>(
     };
     let started = Timestamp::now();
 
-    let cancel = Cancel::new();
-    let on_signal = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            out.warn("interrupted: finishing in-flight commits; no new request is sent");
-            on_signal.cancel();
+    let (cancel, watcher) = match interrupt {
+        Interrupt::Cancel(cancel) => (cancel, None),
+        Interrupt::CtrlC => {
+            let cancel = Cancel::new();
+            let on_signal = cancel.clone();
+            let watcher = tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    out.warn("interrupted: finishing in-flight commits; no new request is sent");
+                    on_signal.cancel();
+                }
+            });
+            (cancel, Some(watcher))
         }
-    });
+    };
     let (report, refused) = run_groups(runs, &reporter, &cancel).await;
-    watcher.abort();
+    if let Some(w) = watcher {
+        w.abort();
+    }
     progress.finish();
     record_run(settings, &store, started, &report, out).await;
 
     if json {
-        printer::stdout(&(serde_json::to_string_pretty(&report)? + "\n"))?;
+        printer::stdout(&(report_json(&report)? + "\n"))?;
     } else if out.mode != Mode::Quiet {
         printer::stdout(&printer::summary_table(&report, &store_shown, out.paint))?;
     }
@@ -445,6 +481,11 @@ impl Reporter for OneRun {
     }
 }
 
+/// The `--json` document of a run.
+pub fn report_json(report: &RunReport) -> Result<String> {
+    Ok(serde_json::to_string_pretty(report)?)
+}
+
 /// Appends the run's report to the store's history (`_meta/runs/`), for `backfill dashboard`. A
 /// failure is a warning: the data of the run is committed either way.
 async fn record_run(
@@ -481,6 +522,6 @@ pub async fn run(settings: &Settings, out: Out, json: bool) -> Result<ExitStatus
     for (kind, tickers) in settings.tickers_by_provider() {
         groups.push((providers::build(settings, kind)?, tickers));
     }
-    let (_, status) = execute(settings, store, groups, out, json).await?;
+    let (_, status) = execute(settings, store, groups, out, json, Interrupt::CtrlC).await?;
     Ok(status)
 }

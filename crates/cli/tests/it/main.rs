@@ -9,6 +9,7 @@ mod nightly;
 mod objstore;
 mod providers;
 mod runs;
+mod shard;
 mod snapshots;
 mod throttle;
 mod user_table;
