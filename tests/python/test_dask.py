@@ -1,0 +1,127 @@
+"""`backfill.dask.run` on a `distributed.LocalCluster` of 3 worker processes, against the
+simulator: exact stores, a worker killed mid-run, the cluster-wide rate, checks on the client."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+from distributed import Client, LocalCluster
+
+import backfill
+import backfill.dask
+from backfill_sim import END, NOW, Sim, assert_store_is_ground_truth, many, portfolio
+
+DAYS = 30
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = LocalCluster(n_workers=3, threads_per_worker=2, processes=True, dashboard_address=None)
+    c = Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def options(sim: Sim, **extra) -> dict:
+    return dict(days=DAYS, end=END, yahoo_url=sim.url, now=NOW) | extra
+
+
+def test_120_tickers_equal_ground_truth_and_a_single_process_run_and_a_rerun_sends_nothing(client, tmp_path):
+    sim = Sim("--latency-ms", "20")
+    try:
+        tickers = many(120)
+        report = backfill.dask.run(client, tickers, store=tmp_path / "dask", **options(sim, rate=0))
+        assert [t["symbol"] for t in report["tickers"]] == [t.upper() for t in tickers]
+        assert report["totals"]["saved"] == 120 and report["totals"]["requests"] == 120
+        assert report["cluster"]["tasks"] > 3
+
+        backfill.run(tickers, store=tmp_path / "single", **options(sim, rate=0, workers=16))
+        table = backfill.read(tmp_path / "dask")
+        assert table.equals(backfill.read(tmp_path / "single"))
+        assert_store_is_ground_truth(sim, table, tickers, DAYS)
+
+        sim.reset()
+        again = backfill.dask.run(client, tickers, store=tmp_path / "dask", **options(sim, rate=0))
+        assert sim.stats()["chart_requests"] == 0
+        assert again["totals"]["requests"] == 0 and again["totals"]["up_to_date"] == 120
+    finally:
+        sim.close()
+
+
+def test_a_worker_killed_during_the_run_still_gives_an_exact_store_and_a_complete_report(client, tmp_path):
+    sim = Sim("--latency-ms", "150")
+    try:
+        tickers = many(60)
+        pids = client.run(os.getpid)
+        killed = []
+
+        def kill_one_worker_once_requests_flow():
+            deadline = time.monotonic() + 60
+            while sim.stats()["chart_requests"] < 10 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            pid = next(iter(pids.values()))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+        killer = threading.Thread(target=kill_one_worker_once_requests_flow)
+        killer.start()
+        report = backfill.dask.run(
+            client, tickers, store=tmp_path, batches=6, **options(sim, rate=0, workers=2)
+        )
+        killer.join()
+        assert killed, "a worker was killed"
+        assert sim.stats()["chart_requests"] < 120, "the run did not end before the kill"
+        assert [t["symbol"] for t in report["tickers"]] == tickers
+        assert {t["status"] for t in report["tickers"]} <= {"saved", "up_to_date"}
+        assert report["totals"]["failed"] == 0 and report["totals"]["tickers"] == 60
+        assert_store_is_ground_truth(sim, backfill.read(tmp_path), tickers, DAYS)
+        client.wait_for_workers(3, timeout=60)
+    finally:
+        sim.close()
+
+
+def test_with_the_simulator_limit_equal_to_rate_the_cluster_gets_no_429(client, tmp_path):
+    rate = 8
+    sim = Sim("--latency-ms", "50", "--rate", str(rate), "--retry-after", "1")
+    try:
+        tickers = portfolio()
+        report = backfill.dask.run(client, tickers, store=tmp_path, **options(sim, rate=rate))
+        stats = sim.stats()
+        assert stats["per_status"].get("429", 0) == 0, stats["per_status"]
+        assert report["totals"]["retries"] == 0 and report["cluster"]["pauses"] == 0
+        assert report["cluster"]["permits"] == stats["requests_total"] == 40
+        assert report["totals"]["saved"] == 40
+        # The limit is shared, not one per task: 40 requests at 8/s take at least 39/8 s.
+        assert report["totals"]["elapsed_secs"] >= 39 / rate
+        assert_store_is_ground_truth(sim, backfill.read(tmp_path), tickers, DAYS)
+    finally:
+        sim.close()
+
+
+class NoCluster:
+    """A client that fails the test if anything reaches it."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"`client.{name}` was used before the input was checked")
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(days=-1), "`-1` is negative"),
+        (dict(rate="auto"), "cannot be shared by a cluster"),
+        (dict(interval="7m"), "7m"),
+        (dict(tickers=["MSFT", "A/B"]), "path separator"),
+        (dict(batches=0), "batches"),
+    ],
+)
+def test_bad_input_raises_on_the_client_before_anything_is_submitted(tmp_path, options, message):
+    tickers = options.pop("tickers", ["MSFT"])
+    with pytest.raises(ValueError) as e:
+        backfill.dask.run(NoCluster(), tickers, store=tmp_path, yahoo_url="http://127.0.0.1:9", now=NOW, **options)
+    assert message in str(e.value), str(e.value)
