@@ -126,7 +126,7 @@ fn run_paced(
         api::run_with(
             &flags,
             theirs,
-            |p| permits::ClusterPaced::new(p, client),
+            |p| permits::ClusterPaced::new(p, client.clone()),
             true,
         )
     })?;
