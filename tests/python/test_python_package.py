@@ -151,6 +151,10 @@ def test_ctrl_c_raises_keyboard_interrupt_after_in_flight_commits_and_a_rerun_co
 
 
 def test_the_console_command_is_the_cli():
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "backfill"]
+    assert script.value == "backfill.__main__:main"
     out = cli("sessions", "--exchange", "XNYS", "--from", "2024-07-01", "--to", "2024-07-05", "--json")
     assert [d["date"] for d in json.loads(out.stdout)] == ["2024-07-01", "2024-07-02", "2024-07-03", "2024-07-05"]
     bad = cli("--tickers", "MSFT", "--shard", "9/3", code=2)
