@@ -1,5 +1,5 @@
 //! Named limit layers shared by every task of a run: a [`RateLimiter`] per provider (steady rate,
-//! per-minute and per-hour quotas, provider-wide pauses, and adaptation to the provider's real
+//! per-minute, per-hour and per-day quotas, provider-wide pauses, and adaptation to the provider's real
 //! limit) and a [`Gate`] bounding requests in flight.
 //!
 //! A request takes its in-flight slot first and its rate slot last, immediately before it is sent
@@ -86,10 +86,12 @@ pub struct Limits {
     pub per_minute: Option<u32>,
     /// At most this many requests in any hour.
     pub per_hour: Option<u32>,
+    /// At most this many requests in any 24 hours.
+    pub per_day: Option<u32>,
 }
 
 impl Limits {
-    /// `rate` per second, with the provider's per-minute and per-hour quotas. A provider's
+    /// `rate` per second, with the provider's per-minute, per-hour and per-day quotas. A provider's
     /// `per_second` quota caps `rate` (and [`Rate::Auto`]'s probing); it is the rate when `rate`
     /// is [`Rate::Unlimited`].
     pub fn new(rate: Rate, quotas: Quotas) -> Limits {
@@ -103,6 +105,7 @@ impl Limits {
             rate,
             per_minute: quotas.per_minute.filter(|n| *n > 0),
             per_hour: quotas.per_hour.filter(|n| *n > 0),
+            per_day: quotas.per_day.filter(|n| *n > 0),
         }
     }
 
@@ -128,11 +131,13 @@ pub struct Ticket {
     at_pace: bool,
 }
 
-/// The provider is paused for longer than the caller may wait.
+/// The provider is paused, or its quota spent, for longer than the caller may wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PausedTooLong {
-    /// How long the pause still runs.
+    /// How long the pause still runs, or until the quota has room again.
     pub remaining: Duration,
+    /// The wait is our own quota's (a quota the provider declared), not a pause it asked for.
+    pub quota: bool,
 }
 
 /// One rate limiter per provider, shared by every task. See the module docs.
@@ -219,6 +224,9 @@ impl RateLimiter {
         if let Some(n) = limits.per_hour.filter(|n| *n > 0) {
             windows.push(QuotaWindow::new(n, Duration::from_hours(1)));
         }
+        if let Some(n) = limits.per_day.filter(|n| *n > 0) {
+            windows.push(QuotaWindow::new(n, Duration::from_hours(24)));
+        }
         RateLimiter {
             limits,
             ceiling,
@@ -273,8 +281,9 @@ impl RateLimiter {
         }
     }
 
-    /// As [`RateLimiter::acquire`], but gives up at once when the provider is paused for longer
-    /// than `max_wait` from now (checked again whenever a new pause starts).
+    /// As [`RateLimiter::acquire`], but gives up at once when the provider is paused, or a quota
+    /// has no room, for longer than `max_wait` from now (checked again whenever a new pause starts
+    /// and whenever the wait ends).
     ///
     /// # Errors
     /// [`PausedTooLong`] with the pause's remaining time.
@@ -286,14 +295,24 @@ impl RateLimiter {
                 if let Some(until) = st.paused_until.filter(|u| *u > now) {
                     let remaining = until - now;
                     if remaining > max_wait {
-                        return Err(PausedTooLong { remaining });
+                        return Err(PausedTooLong {
+                            remaining,
+                            quota: false,
+                        });
                     }
                     until
                 } else {
-                    let mut at = st.next_slot().map_or(now, |n| n.max(now));
+                    let mut quota_at = now;
                     for w in &mut st.windows {
-                        at = at.max(w.free_at(now));
+                        quota_at = quota_at.max(w.free_at(now));
                     }
+                    if quota_at - now > max_wait {
+                        return Err(PausedTooLong {
+                            remaining: quota_at - now,
+                            quota: true,
+                        });
+                    }
+                    let at = st.next_slot().map_or(now, |n| n.max(now)).max(quota_at);
                     if at <= now {
                         return Ok(st.admit(now));
                     }

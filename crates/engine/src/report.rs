@@ -44,7 +44,8 @@ pub struct TickerReport {
     pub last: Option<Date>,
     pub error: Option<String>,
     /// What kind of failure `error` is, as a stable label for grouping: `not_found`, `throttled`,
-    /// `out_of_window`, `transient`, `malformed`, `unauthorized`, `store` or `interrupted`.
+    /// `quota`, `out_of_window`, `transient`, `malformed`, `unauthorized`, `paused_too_long`,
+    /// `store` or `interrupted`.
     pub failure: Option<&'static str>,
     /// Fetched bars that broke a validation rule (kept flagged or dropped, per `--invalid-bars`).
     pub invalid_bars: u64,

@@ -333,10 +333,13 @@ fn clip_to_lookback(
 pub(crate) enum Stop {
     Cancelled,
     Failed(FetchError),
-    /// The provider asked for a pause longer than the run may wait.
+    /// The provider asked for a pause, or its quota has no room, for longer than the run may
+    /// wait.
     PausedTooLong {
         wait: Duration,
         max_wait: Duration,
+        /// The wait is for a quota the provider declared, not a pause it asked for.
+        quota: bool,
     },
     Store(String),
 }
@@ -357,12 +360,21 @@ impl Stop {
                 };
                 (status, e.to_string(), e.kind.label())
             }
-            Stop::PausedTooLong { wait, max_wait } => (
+            Stop::PausedTooLong {
+                wait,
+                max_wait,
+                quota,
+            } => (
                 Status::Failed,
                 format!(
-                    "the provider asked to pause for {}, longer than the longest wait allowed ({}); \
+                    "{} {}, longer than the longest wait allowed ({}); \
                      hint: rerun once the pause is over (the run resumes where it stopped), or raise \
                      `--max-wait`",
+                    if quota {
+                        "the provider's request quota has no room for"
+                    } else {
+                        "the provider asked to pause for"
+                    },
                     secs(wait),
                     secs(max_wait)
                 ),
@@ -386,7 +398,7 @@ fn secs(d: Duration) -> String {
 /// The order of the waits: the in-flight slot first, then the rate slot, which the provider takes
 /// through the [`Pacer`] immediately before each HTTP request it sends. A throttled answer pauses
 /// the whole provider before this request's slot is released, so no task sends inside the pause.
-/// A pause longer than the retry policy's cap (a long `Retry-After`, a quota reset) is waited out
+/// A pause longer than the retry policy's cap (a long `Retry-After`), or a spent quota however short, is waited out
 /// without spending a retry, up to `max_wait`; beyond it the request fails with that reason.
 pub(crate) async fn fetch_with_retries<P: Provider>(
     sh: &Shared<P>,
@@ -416,7 +428,11 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
         let result = tokio::select! {
             r = sh.provider.fetch_paced(req, &pacer) => r,
             paused = pacer.refused() => {
-                return Err(Stop::PausedTooLong { wait: paused.remaining, max_wait: sh.max_wait });
+                return Err(Stop::PausedTooLong {
+                    wait: paused.remaining,
+                    max_wait: sh.max_wait,
+                    quota: paused.quota,
+                });
             }
             () = sh.cancel.cancelled() => return Err(Stop::Cancelled),
         };
@@ -445,6 +461,9 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
         };
         let asked = err.kind.retry_after();
         let throttled = matches!(err.kind, ErrorKind::Throttled { .. });
+        // A spent quota (Tiingo's hourly allocation) says nothing of our rate, and waiting for it
+        // to reset is never a retry, however short the wait.
+        let quota = matches!(err.kind, ErrorKind::QuotaSpent { .. });
         // The wait before the next attempt: what the server asked for, else our backoff. A cool-down
         // for throttling gets equal jitter: one of nearly zero would only be throttled again.
         let wait = asked.unwrap_or_else(|| {
@@ -466,8 +485,16 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
                 cool_down: wait,
             });
         } else if asked.is_some() {
-            // A 503 with `Retry-After`: the provider is unavailable, not saying our rate is wrong.
+            // A 503 with `Retry-After`, or a spent quota: the provider is unavailable, not saying
+            // our rate is wrong.
             sh.limiter.pause_for(wait);
+            if quota {
+                report_limits(sh);
+                sh.reporter.on_event(&Event::Throttled {
+                    symbol: &req.symbol,
+                    cool_down: wait,
+                });
+            }
         } else if !err.kind.is_retryable() {
             // The server accepted the request at this rate; the answer is just final.
             if let Some(t) = ticket {
@@ -478,11 +505,12 @@ pub(crate) async fn fetch_with_retries<P: Provider>(
         if !err.kind.is_retryable() {
             return Err(Stop::Failed(err));
         }
-        let long_pause = asked.is_some_and(|w| w > sh.retry.cap);
+        let long_pause = quota || asked.is_some_and(|w| w > sh.retry.cap);
         if long_pause && wait > sh.max_wait {
             return Err(Stop::PausedTooLong {
                 wait,
                 max_wait: sh.max_wait,
+                quota: false,
             });
         }
         if !long_pause {

@@ -43,6 +43,14 @@ pub enum ErrorKind {
     /// Rate limited or bot-detected (HTTP 429, "Too Many Requests").
     #[error("throttled by the provider (HTTP 429){}; hint: lower the request rate or wait before retrying", RetryText(*.retry_after))]
     Throttled { retry_after: Option<Duration> },
+    /// The provider's request quota is spent until it resets (Tiingo's hourly or daily
+    /// allocation): no request to it can succeed before `retry_after`. Waiting it out is not a
+    /// retry, however short the wait.
+    #[error("the provider's request quota is spent ({detail}); it resets in {}s", .retry_after.as_secs())]
+    QuotaSpent {
+        detail: String,
+        retry_after: Duration,
+    },
     /// The window is outside what the provider serves at this interval (HTTP 422).
     #[error(
         "the range is outside what the provider serves at this interval ({detail}); \
@@ -78,12 +86,14 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// Whether another attempt can help: `Throttled`, `Transient` and `Unavailable` yes; `NotFound`,
+    /// Whether another attempt can help: `Throttled`, `QuotaSpent`, `Transient` and `Unavailable`
+    /// yes; `NotFound`,
     /// `OutOfWindow`, `Malformed`, `BadEndpoint` and `Unauthorized` no. This is the one function
     /// that decides retryability.
     pub fn is_retryable(&self) -> bool {
         match self {
             ErrorKind::Throttled { .. }
+            | ErrorKind::QuotaSpent { .. }
             | ErrorKind::Transient { .. }
             | ErrorKind::Unavailable { .. } => true,
             ErrorKind::NotFound { .. }
@@ -100,7 +110,8 @@ impl ErrorKind {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ErrorKind::Throttled { retry_after } => *retry_after,
-            ErrorKind::Unavailable { retry_after, .. } => Some(*retry_after),
+            ErrorKind::Unavailable { retry_after, .. }
+            | ErrorKind::QuotaSpent { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -110,6 +121,7 @@ impl ErrorKind {
         match self {
             ErrorKind::NotFound { .. } => "not_found",
             ErrorKind::Throttled { .. } => "throttled",
+            ErrorKind::QuotaSpent { .. } => "quota",
             ErrorKind::OutOfWindow { .. } => "out_of_window",
             ErrorKind::Transient { .. } => "transient",
             ErrorKind::Unavailable { .. } => "unavailable",

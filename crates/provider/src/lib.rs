@@ -30,6 +30,7 @@
 //! |---|---|---|
 //! | `NotFound` | HTTP 404 "No data found", the 200 dead-symbol shell | no |
 //! | `Throttled` | HTTP 429, plain-text "Too Many Requests" | **yes** (honour `retry_after`) |
+//! | `QuotaSpent` | (Tiingo) 429 "…request allocation…": wait for the quota to reset | **yes**, not counted as a retry |
 //! | `OutOfWindow` | HTTP 422: intraday window past the lookback or too wide | no |
 //! | `Transient` | 5xx, reset, timeout, truncated body, "Will be right back" outage page | **yes** |
 //! | `Malformed` | unparseable JSON, HTML, wrong `dataGranularity`, mismatched arrays | no |
@@ -127,15 +128,16 @@ impl Window {
 /// A provider's published request quotas. Each one holds on its own, all at once: a request is sent
 /// only when it fits every quota that is set.
 ///
-/// `per_second` is a steady rate (requests evenly spaced, no burst); `per_minute` and `per_hour`
-/// are counts in any sliding window of that length (a burst is fine as long as the count holds).
-/// `None` means no such quota. Tiingo's free plan, for example, is `per_hour: Some(50)`; Alpaca's
-/// is `per_minute: Some(200)`.
+/// `per_second` is a steady rate (requests evenly spaced, no burst); `per_minute`, `per_hour` and
+/// `per_day` are counts in any sliding window of that length (a burst is fine as long as the count
+/// holds). `None` means no such quota. Tiingo's free plan, for example, is `per_hour: Some(50)` and
+/// `per_day: Some(1000)`; Alpaca's is `per_minute: Some(200)`.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Quotas {
     pub per_second: Option<f64>,
     pub per_minute: Option<u32>,
     pub per_hour: Option<u32>,
+    pub per_day: Option<u32>,
 }
 
 impl Quotas {
@@ -144,6 +146,7 @@ impl Quotas {
         per_second: None,
         per_minute: None,
         per_hour: None,
+        per_day: None,
     };
 }
 

@@ -1,5 +1,7 @@
 //! Tiingo's hourly and Alpaca's per-minute quotas, counted on a quota clock that a paused tokio
-//! clock moves (so a test can let an hour pass without waiting for it).
+//! clock moves (so a test can let an hour pass without waiting for it). The quota clock starts at
+//! the simulator's fixed clock when it has one ([`crate::SimConfig::now`]), else at the wall clock,
+//! so a test with a fixed clock knows where the hour boundaries fall.
 
 use std::sync::Mutex;
 
@@ -42,7 +44,11 @@ pub(crate) struct Quotas {
 }
 
 impl Quotas {
-    pub(crate) fn new(tiingo_per_hour: Option<u32>, alpaca_per_minute: Option<u32>) -> Quotas {
+    pub(crate) fn new(
+        start: Option<Timestamp>,
+        tiingo_per_hour: Option<u32>,
+        alpaca_per_minute: Option<u32>,
+    ) -> Quotas {
         let counter = |limit, period_secs| {
             Mutex::new(Counter {
                 limit,
@@ -52,8 +58,10 @@ impl Quotas {
             })
         };
         Quotas {
-            wall_at_start: Timestamp::from_second(Timestamp::now().as_second())
-                .unwrap_or(Timestamp::UNIX_EPOCH),
+            wall_at_start: start.unwrap_or_else(|| {
+                Timestamp::from_second(Timestamp::now().as_second())
+                    .unwrap_or(Timestamp::UNIX_EPOCH)
+            }),
             start: tokio::time::Instant::now(),
             tiingo: tiingo_per_hour.map(|n| counter(n, 3600)),
             alpaca: alpaca_per_minute.map(|n| counter(n, 60)),

@@ -350,7 +350,11 @@ impl SimServer {
             draws: AtomicU64::new(0),
             limiter: Mutex::new(limiter),
             crumbs: Mutex::new(Crumbs::default()),
-            quotas: crate::quota::Quotas::new(config.tiingo_per_hour, config.alpaca_per_minute),
+            quotas: crate::quota::Quotas::new(
+                config.now,
+                config.tiingo_per_hour,
+                config.alpaca_per_minute,
+            ),
             started: tokio::time::Instant::now(),
             log: Mutex::new(std::collections::VecDeque::new()),
             config,
@@ -410,7 +414,8 @@ impl SimServer {
         *lock(&self.state.clock) = Some(now);
     }
 
-    /// The quota clock: the wall clock at start (whole seconds) plus the tokio time elapsed since,
+    /// The quota clock: [`SimConfig::now`] at start, or without one the wall clock at start (whole
+    /// seconds), plus the tokio time elapsed since,
     /// so that a paused test clock moves it. Tiingo's hourly and Alpaca's per-minute quotas count
     /// requests per clock hour and minute of this clock, and Tiingo and Alpaca answers carry it
     /// in their `Date` header.

@@ -229,6 +229,63 @@ async fn a_long_pause_refuses_callers_that_may_not_wait_that_long() {
     assert!(Instant::now() - start >= Duration::from_mins(59));
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_daily_quota_holds_over_hours_and_refuses_a_wait_beyond_max_wait() {
+    // Tiingo's free plan: 50 an hour and 1,000 a day. The hourly quota spaces the day's requests
+    // in bursts of 50 an hour; the 1,001st waits for the first of the day to leave the window.
+    let l = RateLimiter::new(Limits::new(
+        Rate::Unlimited,
+        Quotas {
+            per_hour: Some(50),
+            per_day: Some(1000),
+            ..Quotas::NONE
+        },
+    ));
+    assert_eq!(l.limits().per_day, Some(1000));
+    let start = Instant::now();
+    let mut at = Vec::new();
+    for _ in 0..1001 {
+        l.acquire_within(Duration::from_hours(24)).await.unwrap();
+        at.push(Instant::now() - start);
+    }
+    // Request i goes at hour i / 50; the 1,000th at hour 19; the 1,001st at hour 24, a day after
+    // the first.
+    for (i, t) in at.iter().enumerate().take(1000) {
+        assert_eq!(*t, Duration::from_hours(i as u64 / 50), "request {i}");
+    }
+    assert_eq!(at[1000], Duration::from_hours(24));
+
+    // The day is spent: a caller that may wait an hour is refused at once, saying it is the quota.
+    let l = RateLimiter::new(Limits::new(
+        Rate::Unlimited,
+        Quotas {
+            per_day: Some(3),
+            ..Quotas::NONE
+        },
+    ));
+    for _ in 0..3 {
+        l.acquire().await;
+    }
+    let now = Instant::now();
+    tokio::time::advance(Duration::from_hours(2)).await;
+    let err = l.acquire_within(Duration::from_hours(1)).await.unwrap_err();
+    assert_eq!(
+        Instant::now(),
+        now + Duration::from_hours(2),
+        "refused without waiting"
+    );
+    assert_eq!(
+        err,
+        PausedTooLong {
+            remaining: Duration::from_hours(22),
+            quota: true
+        }
+    );
+    // A caller that may wait a day waits it out.
+    l.acquire_within(Duration::from_hours(24)).await.unwrap();
+    assert_eq!(Instant::now(), now + Duration::from_hours(24));
+}
+
 /// A server that allows one request per `1/rate` s with no burst (GCRA, as the simulator), on the
 /// paused clock; `tasks` senders share one limiter, each throttled answer pauses for
 /// `retry_after`. Returns (answered, throttled, elapsed).

@@ -19,6 +19,7 @@ use backfill_provider::{ErrorKind, Provider};
 use backfill_store::Store;
 use tokio::time::Instant;
 
+mod quota;
 mod throttle;
 
 const END: Date = date(2024, 6, 28);

@@ -16,7 +16,8 @@
 //! window's first and last dates in New York. A page token seen twice is
 //! [`ErrorKind::Malformed`] (a server looping would otherwise never end).
 //!
-//! **Quota**: 200 requests a minute on the free plan ([`DEFAULT_PER_MINUTE`]); a 429 is
+//! **Quota**: 200 requests a minute on the free plan ([`DEFAULT_PER_MINUTE`], declared by
+//! [`Provider::quotas`] so the engine never sends more); a 429 is
 //! [`ErrorKind::Throttled`] with the `Retry-After` header's wait, when sent.
 //!
 //! A well-formed symbol Alpaca does not list is answered with no bars (spec §8), which the run
@@ -36,7 +37,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 
 use crate::http::{Raw, read};
 use crate::{
-    Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, ProviderError, Secret, Window,
+    Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, ProviderError, Quotas, Secret,
+    Window,
 };
 
 pub use parse::{
@@ -352,6 +354,13 @@ impl Provider for AlpacaProvider {
 
     fn window(&self, _interval: Interval) -> Window {
         Window::UNLIMITED
+    }
+
+    fn quotas(&self) -> Quotas {
+        Quotas {
+            per_minute: Some(DEFAULT_PER_MINUTE),
+            ..Quotas::NONE
+        }
     }
 
     async fn fetch_paced(

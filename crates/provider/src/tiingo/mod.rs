@@ -11,8 +11,9 @@
 //! volume, which is not the same meaning as the other providers' bars.
 //!
 //! **Quota.** Tiingo's free plan allows about 50 requests an hour and 1,000 a day
-//! ([`DEFAULT_QUOTAS`]). An exhausted quota answers 429 "…hourly request allocation…"; the client
-//! returns [`ErrorKind::Throttled`] with `retry_after` set to the wait until the next full hour
+//! ([`DEFAULT_QUOTAS`], which [`Provider::quotas`] declares so the engine never sends more). An
+//! exhausted quota answers 429 "…hourly request allocation…"; the client returns
+//! [`ErrorKind::QuotaSpent`] with `retry_after` set to the wait until the next full hour
 //! (UTC midnight for the daily allocation), measured on the clock of the answer's `Date` header
 //! when it sends one.
 
@@ -27,7 +28,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 
 use crate::http::read;
 use crate::{
-    Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, ProviderError, Secret, Window,
+    Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, ProviderError, Quotas, Secret,
+    Window,
 };
 
 pub use parse::{Row, build_answer, classify, quota_reset};
@@ -39,17 +41,11 @@ pub const KEY_VAR: &str = "TIINGO_API_KEY";
 /// The intervals Tiingo serves through this client.
 pub const INTERVALS: [Interval; 1] = [Interval::D1];
 
-/// Tiingo's documented free-plan quotas: requests per hour and per day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TiingoQuotas {
-    pub per_hour: u32,
-    pub per_day: u32,
-}
-
 /// The free plan: 50 requests an hour, 1,000 a day (spec §6, the strictest report).
-pub const DEFAULT_QUOTAS: TiingoQuotas = TiingoQuotas {
-    per_hour: 50,
-    per_day: 1000,
+pub const DEFAULT_QUOTAS: Quotas = Quotas {
+    per_hour: Some(50),
+    per_day: Some(1000),
+    ..Quotas::NONE
 };
 
 /// How to reach Tiingo.
@@ -212,6 +208,10 @@ impl Provider for TiingoProvider {
 
     fn window(&self, _interval: Interval) -> Window {
         Window::UNLIMITED
+    }
+
+    fn quotas(&self) -> Quotas {
+        DEFAULT_QUOTAS
     }
 
     async fn fetch_paced(

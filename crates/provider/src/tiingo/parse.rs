@@ -37,7 +37,8 @@ pub struct Row {
 /// `now` decides when an exhausted quota resets (see [`quota_reset`]). Classification, before
 /// any parsing, by status and body (Tiingo sometimes sends errors with HTTP 200, spec §7):
 ///
-/// - 429, or a body mentioning "request allocation" → [`ErrorKind::Throttled`] until the quota resets;
+/// - 429, or a body mentioning "request allocation" → [`ErrorKind::QuotaSpent`] until the quota
+///   resets;
 /// - 404, or a text/`detail` saying "not found" → [`ErrorKind::NotFound`];
 /// - 401 and 403 → [`ErrorKind::Unauthorized`] (a wrong key, or a plan without this data);
 /// - 5xx and 408 → [`ErrorKind::Transient`];
@@ -50,8 +51,9 @@ pub fn classify(status: u16, body: &[u8], now: Timestamp) -> Result<Vec<Row>, Er
     let trimmed = text.trim_start();
     let detail = detail_of(trimmed);
     if status == 429 || detail.contains(ALLOCATION) {
-        return Err(ErrorKind::Throttled {
-            retry_after: Some(quota_reset(&detail, now)),
+        return Err(ErrorKind::QuotaSpent {
+            retry_after: quota_reset(&detail, now),
+            detail: format!("Tiingo answered HTTP {status}: {}", clip(&detail)),
         });
     }
     if status == 404 || (status == 200 && detail.to_ascii_lowercase().contains("not found")) {
@@ -310,12 +312,8 @@ mod tests {
             now,
         )
         .unwrap_err();
-        assert_eq!(
-            e,
-            ErrorKind::Throttled {
-                retry_after: Some(std::time::Duration::from_hours(1))
-            }
-        );
+        assert_eq!(e.label(), "quota");
+        assert_eq!(e.retry_after(), Some(std::time::Duration::from_hours(1)));
         let e = classify(200, b"<html>oops</html>", now).unwrap_err();
         assert_eq!(e.label(), "malformed");
         assert_eq!(classify(200, b"[]", now).unwrap(), Vec::new());

@@ -369,8 +369,8 @@ async fn tiingo_quota_answers_wait_until_the_next_hour() {
     assert!(p.fetch(&req).await.is_ok());
     assert!(p.fetch(&req).await.is_ok());
     let e = p.fetch(&req).await.unwrap_err();
-    let ErrorKind::Throttled {
-        retry_after: Some(wait),
+    let ErrorKind::QuotaSpent {
+        retry_after: wait, ..
     } = e.kind
     else {
         panic!("{e}");

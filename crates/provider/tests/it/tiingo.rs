@@ -245,12 +245,16 @@ fn synthetic_split_row_rebases_earlier_rows() {
 fn synthetic_429_waits_for_the_next_hour() {
     let body = br#"{"detail":"Error: You have run over your hourly request allocation. Please upgrade at https://api.tiingo.com/pricing to have your limits increased."}"#;
     let e = classify(429, body, at("2026-12-02T10:20:00Z")).unwrap_err();
-    assert_eq!(
-        e,
-        ErrorKind::Throttled {
-            retry_after: Some(Duration::from_mins(40))
-        }
-    );
+    let ErrorKind::QuotaSpent {
+        retry_after,
+        detail,
+    } = &e
+    else {
+        panic!("{e}");
+    };
+    assert_eq!(*retry_after, Duration::from_mins(40));
+    assert!(detail.contains("hourly request allocation"), "{detail}");
+    assert!(e.is_retryable());
     let daily_body = br#"{"detail":"Error: You have run over your daily request allocation."}"#;
     let e = classify(429, daily_body, at("2026-12-02T23:30:00Z")).unwrap_err();
     assert_eq!(e.retry_after(), Some(Duration::from_mins(30)));
