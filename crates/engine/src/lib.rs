@@ -16,11 +16,11 @@
 
 pub mod check;
 pub mod coverage;
-mod drift;
 pub mod events;
 pub mod limits;
 pub mod plan;
 mod prepare;
+mod rebase;
 pub mod report;
 mod run;
 pub mod validate;

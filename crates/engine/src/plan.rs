@@ -101,6 +101,9 @@ pub struct TickerPlan {
     /// daily answer without a bar for one of its closed sessions is recorded as a closure.
     #[serde(skip)]
     pub venue: Option<String>,
+    /// The clock the plan was made at.
+    #[serde(skip)]
+    pub now: Timestamp,
 }
 
 impl TickerPlan {
@@ -167,6 +170,7 @@ pub fn plan_ticker(
         calendar: cal.clone(),
         earliest,
         venue: None,
+        now,
     };
     let state: Vec<Coverage> = units
         .iter()

@@ -7,19 +7,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use backfill_domain::jiff::Timestamp;
-use backfill_domain::{Action, Bar, SymbolMeta, TimeRange};
+use backfill_domain::{Action, Bar, Interval, SymbolMeta, TimeRange};
 use backfill_provider::retry::RetryPolicy;
-use backfill_provider::{Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider};
-use backfill_store::{Flagged, LedgerEntry, Store, UpsertStats};
+use backfill_provider::{Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, Window};
+use backfill_store::{Basis, Flagged, LedgerEntry, Store, UpsertStats};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::coverage::closed_sessions;
-use crate::drift;
 use crate::events::{Event, Reporter};
 use crate::limits::{Gate, Limits, PausedTooLong, RateLimiter, Ticket};
 use crate::plan::{PlannedRequest, TickerPlan};
+use crate::rebase::{self, Failure, Source};
 use crate::report::{RunReport, Status, TickerReport};
 use crate::validate::{InvalidBars, validate};
 
@@ -84,9 +84,9 @@ pub struct Engine<P> {
 }
 
 /// Everything a ticker task shares with the others.
-pub(crate) struct Shared<P> {
-    pub(crate) provider: Arc<P>,
-    pub(crate) store: Arc<Store>,
+struct Shared<P> {
+    provider: Arc<P>,
+    store: Arc<Store>,
     invalid_bars: InvalidBars,
     retry: RetryPolicy,
     max_wait: Duration,
@@ -257,13 +257,7 @@ async fn run_ticker<P: Provider>(
                     symbol: &plan.symbol,
                     rows: answer.bars.len(),
                 });
-                match drift::detect(sh, &plan, &answer).await {
-                    Ok(None) => Ok(Batch::from_answer(answer, planned)),
-                    Ok(Some(drift)) => {
-                        drift::refetch(sh, &plan, planned, &drift, &mut report, &mut rng).await
-                    }
-                    Err(msg) => Err(Stop::Store(msg)),
-                }
+                rebase_then_batch(sh, &plan, planned, answer, &mut report, &mut rng).await
             }
             Err(stop) => Err(stop),
         };
@@ -329,8 +323,76 @@ fn clip_to_lookback(
     })
 }
 
+/// Puts the symbol's stored series on the basis of the answer's actions (see [`rebase`]), then
+/// makes the answer a batch on that basis.
+async fn rebase_then_batch<P: Provider>(
+    sh: &Shared<P>,
+    plan: &TickerPlan,
+    planned: &PlannedRequest,
+    answer: Answer,
+    report: &mut TickerReport,
+    rng: &mut fastrand::Rng,
+) -> Result<Batch, Stop> {
+    // The provider's lookback edge has moved on since planning, as for the planned requests.
+    let elapsed =
+        backfill_domain::jiff::SignedDuration::try_from(sh.started.elapsed()).unwrap_or_default();
+    let ticker = rebase::Ticker {
+        symbol: &plan.symbol,
+        calendar: &plan.calendar,
+        now: plan.now.saturating_add(elapsed).unwrap_or(plan.now),
+    };
+    let mut source = RunSource {
+        sh,
+        plan,
+        report: &mut *report,
+        rng,
+    };
+    let outcome = rebase::reconcile(&sh.store, &mut source, &ticker, &answer.actions)
+        .await
+        .map_err(|f| match f {
+            Failure::Source(stop) => stop,
+            Failure::Store(msg) => Stop::Store(msg),
+        })?;
+    report.adjusted |= outcome.adjusted;
+    report.warnings.extend(outcome.notes);
+    let mut batch = Batch::from_answer(answer, planned, outcome.basis);
+    batch.actions.extend(outcome.actions);
+    Ok(batch)
+}
+
+/// The run's side of [`rebase::Source`]: requests go through the shared limits and retries, and
+/// are counted in the ticker's report.
+struct RunSource<'a, P> {
+    sh: &'a Shared<P>,
+    plan: &'a TickerPlan,
+    report: &'a mut TickerReport,
+    rng: &'a mut fastrand::Rng,
+}
+
+impl<P: Provider> Source for RunSource<'_, P> {
+    type Error = Stop;
+
+    fn window(&self, interval: Interval) -> Window {
+        self.sh.provider.window(interval)
+    }
+
+    async fn fetch(&mut self, req: FetchRequest) -> Result<Answer, Stop> {
+        fetch_with_retries(self.sh, &req, self.report, self.rng).await
+    }
+
+    fn screen(&mut self, interval: Interval, bars: &mut Vec<Bar>) {
+        let violations = validate(bars, interval, &self.plan.calendar);
+        self.report.invalid_bars += violations.len() as u64;
+        if self.sh.invalid_bars == InvalidBars::Drop {
+            let bad: std::collections::BTreeSet<Timestamp> =
+                violations.iter().map(|v| v.ts).collect();
+            bars.retain(|b| !bad.contains(&b.ts));
+        }
+    }
+}
+
 /// Why a ticker stopped before its last request.
-pub(crate) enum Stop {
+enum Stop {
     Cancelled,
     Failed(FetchError),
     /// The provider asked for a pause, or its quota has no room, for longer than the run may
@@ -400,7 +462,7 @@ fn secs(d: Duration) -> String {
 /// the whole provider before this request's slot is released, so no task sends inside the pause.
 /// A pause longer than the retry policy's cap (a long `Retry-After`), or a spent quota however short, is waited out
 /// without spending a retry, up to `max_wait`; beyond it the request fails with that reason.
-pub(crate) async fn fetch_with_retries<P: Provider>(
+async fn fetch_with_retries<P: Provider>(
     sh: &Shared<P>,
     req: &FetchRequest,
     report: &mut TickerReport,
@@ -646,11 +708,7 @@ async fn commit<P: Provider>(
     *last_meta = Some(batch.meta.clone());
     let task =
         tokio::task::spawn_blocking(move || -> Result<UpsertStats, backfill_store::StoreError> {
-            let stats = if batch.replace {
-                store.replace_bars(&symbol, interval, &batch.bars)?
-            } else {
-                store.upsert_bars(&symbol, interval, &batch.bars)?
-            };
+            let stats = store.upsert_bars_on(&symbol, interval, &batch.bars, &batch.basis)?;
             if !batch.actions.is_empty() {
                 store.upsert_actions(&symbol, &batch.actions)?;
             }
@@ -704,22 +762,22 @@ async fn commit<P: Provider>(
 }
 
 /// What one or more answers leave to commit.
-pub(crate) struct Batch {
-    pub bars: Vec<Bar>,
-    pub actions: Vec<Action>,
-    pub meta: SymbolMeta,
+struct Batch {
+    bars: Vec<Bar>,
+    actions: Vec<Action>,
+    meta: SymbolMeta,
     /// Ranges the provider answered for this batch (flags inside them are replaced).
-    pub fetched: Vec<TimeRange>,
+    fetched: Vec<TimeRange>,
     /// Ledger entries to record: (range, provisional).
-    pub coverage: Vec<(TimeRange, bool)>,
+    coverage: Vec<(TimeRange, bool)>,
     /// Bars that broke a validation rule.
-    pub flagged: Vec<Flagged>,
-    /// Replace the whole stored history instead of merging (adjustment drift).
-    pub replace: bool,
+    flagged: Vec<Flagged>,
+    /// The split/dividend basis the bars are on.
+    basis: Basis,
 }
 
 impl Batch {
-    fn from_answer(answer: Answer, planned: &PlannedRequest) -> Batch {
+    fn from_answer(answer: Answer, planned: &PlannedRequest, basis: Basis) -> Batch {
         Batch {
             bars: answer.bars,
             actions: answer.actions,
@@ -727,7 +785,7 @@ impl Batch {
             fetched: vec![planned.range],
             coverage: split_provisional(planned.range, planned.provisional_from),
             flagged: Vec::new(),
-            replace: false,
+            basis,
         }
     }
 
@@ -756,10 +814,7 @@ impl Batch {
 }
 
 /// `[start, from)` is final and `[from, end)` provisional.
-pub(crate) fn split_provisional(
-    range: TimeRange,
-    from: Option<Timestamp>,
-) -> Vec<(TimeRange, bool)> {
+fn split_provisional(range: TimeRange, from: Option<Timestamp>) -> Vec<(TimeRange, bool)> {
     match from {
         None => vec![(range, false)],
         Some(f) => [

@@ -95,7 +95,7 @@ pub(crate) fn encode(symbol: &Symbol, actions: &[Action]) -> Result<Vec<u8>, Str
         Arc::new(StringArray::from(cur)),
     ];
     let batch = RecordBatch::try_new(actions_schema(), columns).map_err(|e| e.to_string())?;
-    write_batch(&batch, "actions/1")
+    write_batch(&batch, "actions/1", Vec::new())
 }
 
 pub(crate) fn decode<R: ChunkReader + 'static>(

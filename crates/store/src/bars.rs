@@ -21,6 +21,8 @@ use parquet::file::reader::ChunkReader;
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnPath;
 
+use crate::basis::{BASIS_KEY, Basis};
+
 /// Key-value metadata key stamped into every file the store writes.
 pub(crate) const FORMAT_KEY: &str = "backfill.format";
 
@@ -49,7 +51,7 @@ pub(crate) fn ts_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
-pub(crate) fn writer_props(format: &str) -> WriterProperties {
+pub(crate) fn writer_props(format: &str, extra: Vec<KeyValue>) -> WriterProperties {
     // Dictionary encoding only pays for the constant/low-cardinality string columns; prices and
     // timestamps are nearly all distinct, and interning them costs ~10 % of an upsert.
     WriterProperties::builder()
@@ -62,24 +64,35 @@ pub(crate) fn writer_props(format: &str) -> WriterProperties {
             ZstdLevel::try_new(1).expect("level 1 is valid"),
         ))
         .set_created_by(concat!("backfill-store ", env!("CARGO_PKG_VERSION")).to_owned())
-        .set_key_value_metadata(Some(vec![KeyValue::new(
-            FORMAT_KEY.to_owned(),
-            format.to_owned(),
-        )]))
+        .set_key_value_metadata(Some(
+            std::iter::once(KeyValue::new(FORMAT_KEY.to_owned(), format.to_owned()))
+                .chain(extra)
+                .collect(),
+        ))
         .build()
 }
 
-pub(crate) fn write_batch(batch: &RecordBatch, format: &str) -> Result<Vec<u8>, String> {
+pub(crate) fn write_batch(
+    batch: &RecordBatch,
+    format: &str,
+    extra: Vec<KeyValue>,
+) -> Result<Vec<u8>, String> {
     let mut buf = Vec::with_capacity(64 * 1024);
-    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_props(format)))
+    let mut w = ArrowWriter::try_new(&mut buf, batch.schema(), Some(writer_props(format, extra)))
         .map_err(|e| e.to_string())?;
     w.write(batch).map_err(|e| e.to_string())?;
     w.close().map_err(|e| e.to_string())?;
     Ok(buf)
 }
 
-/// Encodes bars (sorted by ts, unique) as one Parquet file.
-pub(crate) fn encode(symbol: &Symbol, interval: Interval, bars: &[Bar]) -> Result<Vec<u8>, String> {
+/// Encodes bars (sorted by ts, unique) as one Parquet file whose footer records `basis` (see
+/// [`crate::basis`]); `None` writes no record.
+pub(crate) fn encode(
+    symbol: &Symbol,
+    interval: Interval,
+    bars: &[Bar],
+    basis: Option<&Basis>,
+) -> Result<Vec<u8>, String> {
     let n = bars.len();
     let col = |f: fn(&Bar) -> f64| -> ArrayRef {
         Arc::new(Float64Array::from_iter_values(bars.iter().map(f)))
@@ -108,7 +121,25 @@ pub(crate) fn encode(symbol: &Symbol, interval: Interval, bars: &[Bar]) -> Resul
         Arc::new(Int64Array::from_iter_values(bars.iter().map(|b| b.volume))),
     ];
     let batch = RecordBatch::try_new(bars_schema(), columns).map_err(|e| e.to_string())?;
-    write_batch(&batch, "bars/1")
+    let extra = basis
+        .map(|b| KeyValue::new(BASIS_KEY.to_owned(), b.to_json()))
+        .into_iter()
+        .collect();
+    write_batch(&batch, "bars/1", extra)
+}
+
+/// The basis record in a bars file's footer; `None` for a file written before records existed.
+pub(crate) fn footer_basis(meta: &ParquetMetaData) -> Result<Option<Basis>, String> {
+    let record = meta
+        .file_metadata()
+        .key_value_metadata()
+        .into_iter()
+        .flatten()
+        .find(|kv| kv.key == BASIS_KEY);
+    match record.and_then(|kv| kv.value.as_deref()) {
+        None => Ok(None),
+        Some(json) => Basis::from_json(json).map(Some),
+    }
 }
 
 /// Opens a Parquet file and checks that it has the named columns with the given types.
@@ -177,7 +208,17 @@ pub(crate) fn decode<R: ChunkReader + 'static>(
     symbol: &Symbol,
     interval: Interval,
 ) -> Result<Vec<Bar>, String> {
+    decode_with_basis(reader, symbol, interval).map(|(bars, _)| bars)
+}
+
+/// [`decode`], and the file's basis record.
+pub(crate) fn decode_with_basis<R: ChunkReader + 'static>(
+    reader: R,
+    symbol: &Symbol,
+    interval: Interval,
+) -> Result<(Vec<Bar>, Option<Basis>), String> {
     let builder = open_checked(reader, &bars_schema())?;
+    let basis = footer_basis(builder.metadata())?;
     let rows = usize::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
     let mut out: Vec<Bar> = Vec::with_capacity(rows);
     for batch in builder.build().map_err(|e| e.to_string())? {
@@ -218,7 +259,7 @@ pub(crate) fn decode<R: ChunkReader + 'static>(
             out.push(bar);
         }
     }
-    Ok(out)
+    Ok((out, basis))
 }
 
 /// Rows and min/max `ts` (µs) and `date` (days) of one or more files.
@@ -404,7 +445,7 @@ mod tests {
                 volume: i,
             })
             .collect();
-        let bytes = bytes::Bytes::from(encode(&s, Interval::D1, &bars).unwrap());
+        let bytes = bytes::Bytes::from(encode(&s, Interval::D1, &bars, None).unwrap());
         let back = decode(bytes.clone(), &s, Interval::D1).unwrap();
         assert_eq!(back.len(), 10);
         assert!(back.iter().zip(&bars).all(|(a, b)| same_bar(a, b)));

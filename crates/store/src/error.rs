@@ -96,6 +96,21 @@ pub enum StoreError {
         /// How many conditional writes were tried.
         attempts: u32,
     },
+    /// Bars were handed in on another split/dividend basis than the stored file they belong to
+    /// records (see [`Basis`](crate::Basis)); merging them would mix two adjustment bases. Nothing
+    /// was written.
+    #[error(
+        "the stored bars of `{symbol}` `{interval}` in `{path}` are on another split/dividend basis \
+         than the bars being written; nothing was written\n\nhint: run again: a run re-bases the \
+         stored series before it writes new bars",
+        path = path.display()
+    )]
+    BasisChanged {
+        symbol: Symbol,
+        interval: Interval,
+        /// The stored file.
+        path: PathBuf,
+    },
     /// A value handed to the store cannot be stored.
     #[error("cannot store {what}: {reason}")]
     InvalidInput {
@@ -211,7 +226,8 @@ impl StoreError {
             | StoreError::Corrupt { path, .. }
             | StoreError::Encode { path, .. }
             | StoreError::Remote { path, .. }
-            | StoreError::Contended { path, .. } => Some(path),
+            | StoreError::Contended { path, .. }
+            | StoreError::BasisChanged { path, .. } => Some(path),
             StoreError::InvalidInput { .. }
             | StoreError::Location { .. }
             | StoreError::Foreign { .. } => None,

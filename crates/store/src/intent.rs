@@ -24,8 +24,10 @@ use backfill_domain::{Bar, Interval, Symbol};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::basis::Basis;
+
 /// The on-disk intent (`intent/1`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Intent {
     pub format: String,
     pub symbol: Symbol,
@@ -37,7 +39,7 @@ pub(crate) struct Intent {
 }
 
 /// One partition of a multi-file commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct IntentPart {
     /// `all` or `YYYY-MM`.
     pub part: String,
@@ -45,6 +47,9 @@ pub(crate) struct IntentPart {
     pub staged: Option<String>,
     /// `ts` (µs) of stored rows the change removes.
     pub removed: Vec<i64>,
+    /// The basis record the partition gets (a re-basing); `None` keeps the stored one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<Basis>,
 }
 
 pub(crate) const INTENT_FORMAT: &str = "intent/1";

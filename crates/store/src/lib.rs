@@ -76,7 +76,12 @@
 //! `capital_gain`), `amount` float64 (null for splits), `numerator` and `denominator` float64
 //! (null unless split), `currency` utf8 nullable (dividends only).
 //!
-//! Files carry the key-value metadata `backfill.format` = `bars/1` or `actions/1`.
+//! Files carry the key-value metadata `backfill.format` = `bars/1` or `actions/1`. Bars files also
+//! carry `backfill.basis`: the splits and dividends their prices reflect, as JSON (see [`Basis`]).
+//! It is written in the same write as the prices, so re-basing a series after a new split
+//! ([`Store::rebase_bars`], one multi-file commit) never divides a file twice and survives a crash
+//! at any point; bars from a provider go in with [`Store::upsert_bars_on`], which refuses to merge
+//! two bases.
 //!
 //! # What other readers see
 //!
@@ -145,6 +150,7 @@
 mod actions;
 mod backend;
 mod bars;
+mod basis;
 mod closures;
 mod counted;
 mod encode;
@@ -155,6 +161,7 @@ mod layout;
 mod ledger;
 mod location;
 mod problems;
+mod rebase;
 mod runs;
 mod store;
 #[cfg(test)]
@@ -163,11 +170,13 @@ mod write;
 
 pub use actions::actions_schema;
 pub use bars::bars_schema;
+pub use basis::{Basis, BasisSplit};
 pub use counted::IoStats;
 pub use encode::{decode_symbol, encode_symbol};
 pub use error::StoreError;
 pub use flagged::Flagged;
 pub use ledger::{Ledger, LedgerEntry};
 pub use location::StoreOptions;
+pub use rebase::RebaseStats;
 pub use runs::RunRecord;
 pub use store::{SeriesSummary, Store, StoreProblem, UpsertStats};

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::backend::{Backend, Blob, PutMode, Version, join};
+use crate::basis::Basis;
 use crate::counted::{Counted, IoStats};
 use crate::encode::decode_symbol;
 use crate::flagged::{self, Flagged};
@@ -25,6 +26,9 @@ use crate::layout::{
 use crate::ledger::{self, Ledger, LedgerEntry};
 use crate::location::{Location, StoreOptions};
 use crate::{StoreError, actions, bars, closures};
+
+/// A file's bars, its version and its basis record.
+pub(crate) type StampedBars = (Vec<Bar>, Option<Version>, Option<Basis>);
 
 /// What an upsert (or replace) did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -292,13 +296,25 @@ impl Store {
         symbol: &Symbol,
         interval: Interval,
     ) -> Result<(Vec<Bar>, Option<Version>), StoreError> {
+        self.read_file_basis(key, symbol, interval)
+            .map(|(bars, version, _)| (bars, version))
+    }
+
+    /// [`read_file_bars`](Store::read_file_bars), and the file's basis record (`None` for a file
+    /// without one, or no file).
+    pub(crate) fn read_file_basis(
+        &self,
+        key: &str,
+        symbol: &Symbol,
+        interval: Interval,
+    ) -> Result<StampedBars, StoreError> {
         match self.backend.get(key)? {
-            None => Ok((Vec::new(), None)),
-            Some((blob, v)) => Ok((
-                bars::decode(blob, symbol, interval)
-                    .map_err(|reason| StoreError::corrupt("bars", self.describe(key), reason))?,
-                Some(v),
-            )),
+            None => Ok((Vec::new(), None, None)),
+            Some((blob, v)) => {
+                let (bars, basis) = bars::decode_with_basis(blob, symbol, interval)
+                    .map_err(|reason| StoreError::corrupt("bars", self.describe(key), reason))?;
+                Ok((bars, Some(v), basis))
+            }
         }
     }
 

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use jiff::Timestamp;
 
 use crate::backend::{Backend, PutMode, join};
+use crate::basis::Basis;
 use crate::intent::{self, INTENT_FORMAT, Intent, IntentPart};
 use crate::layout::{intent_key, part_key, part_of, part_span, staged_dir};
 use crate::store::{MAX_ATTEMPTS, STALE_AGE, backoff};
@@ -36,7 +37,7 @@ fn same_bars(a: &[Bar], b: &[Bar]) -> bool {
 }
 
 /// Sorts by `ts` at µs precision, keeping the last bar of each `ts`, grouped by partition.
-fn normalise(
+pub(crate) fn normalise(
     symbol: &Symbol,
     interval: Interval,
     input: &[Bar],
@@ -67,6 +68,17 @@ struct PartWrite {
     written: bool,
     /// Bytes written (0 when nothing was written or the file was removed).
     bytes: u64,
+}
+
+/// What a partition write does with the file's basis record (see [`crate::basis`]).
+#[derive(Clone, Copy)]
+enum Record<'a> {
+    /// The rows are on the basis the file records: keep the record.
+    Keep,
+    /// The new rows are on this basis: check the stored rows are too, then record it.
+    Check(&'a Basis),
+    /// Every row is on this basis now (a re-basing): record it.
+    Set(&'a Basis),
 }
 
 /// A unique id for a multi-file commit: time, process and a counter.
@@ -101,6 +113,34 @@ impl Store {
         interval: Interval,
         bars: &[Bar],
     ) -> Result<UpsertStats, StoreError> {
+        self.upsert(symbol, interval, bars, None)
+    }
+
+    /// [`upsert_bars`](Store::upsert_bars) for bars on `basis` (the splits and dividends the
+    /// provider had applied when it served them). Every file written records `basis`.
+    ///
+    /// Errors: as [`upsert_bars`](Store::upsert_bars), and [`StoreError::BasisChanged`], with
+    /// that file unwritten, when a stored file the bars go into records a basis whose prices
+    /// differ from `basis` over that file's stored bars (a split or, for daily and coarser bars,
+    /// a dividend after its first bar that only one of them has): re-base the series first
+    /// ([`rebase_bars`](Store::rebase_bars)).
+    pub fn upsert_bars_on(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        bars: &[Bar],
+        basis: &Basis,
+    ) -> Result<UpsertStats, StoreError> {
+        self.upsert(symbol, interval, bars, Some(basis))
+    }
+
+    fn upsert(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        bars: &[Bar],
+        basis: Option<&Basis>,
+    ) -> Result<UpsertStats, StoreError> {
         self.ensure_writable(&format!("bars of `{symbol}` `{interval}`"))?;
         let groups = normalise(symbol, interval, bars)?;
         let _guard = self.lock_series(symbol, interval);
@@ -109,7 +149,8 @@ impl Store {
         let mut rows_total = 0;
         for (part, new) in &groups {
             let mut attempt_stats = UpsertStats::default();
-            let w = self.write_part(symbol, interval, part, |stored| {
+            let record = basis.map_or(Record::Keep, Record::Check);
+            let w = self.write_part(symbol, interval, part, record, |stored| {
                 attempt_stats = UpsertStats::default();
                 merge(stored, new, &mut attempt_stats)
             })?;
@@ -203,6 +244,7 @@ impl Store {
                             part: part.clone(),
                             staged: None,
                             removed,
+                            basis: None,
                         },
                         staged,
                         result,
@@ -212,7 +254,7 @@ impl Store {
             let files = plan.len() as u64;
             if plan.len() == 1 {
                 let (p, staged, _) = plan.pop().expect("one part");
-                self.write_part(symbol, interval, &p.part, |stored| {
+                self.write_part(symbol, interval, &p.part, Record::Keep, |stored| {
                     intent::overlay(stored, &p.removed, &staged)
                 })?;
             } else if plan.len() > 1 && !self.commit_parts(symbol, interval, plan)? {
@@ -235,7 +277,7 @@ impl Store {
 
     /// Stages the new partitions, creates the intent (the commit point) and applies it.
     /// `false` when another writer's intent exists (nothing of this commit became visible).
-    fn commit_parts(
+    pub(crate) fn commit_parts(
         &self,
         symbol: &Symbol,
         interval: Interval,
@@ -248,7 +290,7 @@ impl Store {
         for (mut p, staged, _) in plan {
             if !staged.is_empty() {
                 let key = join(&dir, &format!("{}.parquet", p.part));
-                let bytes = self.encode_bars(symbol, interval, &key, &staged)?;
+                let bytes = self.encode_bars(symbol, interval, &key, &staged, None)?;
                 self.backend
                     .put(&key, bytes, &PutMode::Create)?
                     .map_err(|_| StoreError::Contended {
@@ -325,7 +367,8 @@ impl Store {
                         .map_err(|r| StoreError::corrupt("bars", self.describe(key), r))?
                 }
             };
-            self.write_part(symbol, interval, &p.part, |stored| {
+            let record = p.basis.as_ref().map_or(Record::Keep, Record::Set);
+            self.write_part(symbol, interval, &p.part, record, |stored| {
                 intent::overlay(stored, &p.removed, &staged)
             })?;
         }
@@ -361,19 +404,40 @@ impl Store {
 
     /// Rewrites one partition as `f(stored rows)` with a conditional write, re-reading and
     /// re-running `f` when another writer got there first. Writes nothing when `f` changes
-    /// nothing; removes the file when `f` leaves it empty.
+    /// nothing (and the basis record stays); removes the file when `f` leaves it empty.
+    ///
+    /// `record` says what the file's basis record becomes (see [`Record`]).
     fn write_part(
         &self,
         symbol: &Symbol,
         interval: Interval,
         part: &str,
+        record: Record<'_>,
         mut f: impl FnMut(&[Bar]) -> Vec<Bar>,
     ) -> Result<PartWrite, StoreError> {
         let key = part_key(symbol, interval, part);
+        let basis = match record {
+            Record::Keep => None,
+            Record::Check(b) | Record::Set(b) => Some(b),
+        };
         for attempt in 0..MAX_ATTEMPTS {
-            let (stored, version) = self.read_file_bars(&key, symbol, interval)?;
+            let (stored, version, stamp) = self.read_file_basis(&key, symbol, interval)?;
+            if let (Record::Check(want), Some(first)) = (record, stored.first()) {
+                let have = match &stamp {
+                    Some(b) => b.clone(),
+                    None => self.legacy_basis(symbol)?,
+                };
+                if have.differs_after(want, first.ts, !interval.is_intraday()) {
+                    return Err(StoreError::BasisChanged {
+                        symbol: symbol.clone(),
+                        interval,
+                        path: self.describe(&key),
+                    });
+                }
+            }
             let new = f(&stored);
-            if same_bars(&stored, &new) {
+            let record = basis.or(stamp.as_ref());
+            if same_bars(&stored, &new) && (basis.is_none() || stamp.as_ref() == basis) {
                 return Ok(PartWrite {
                     rows: new.len() as u64,
                     written: false,
@@ -388,7 +452,7 @@ impl Store {
                     bytes: 0,
                 });
             }
-            let bytes = self.encode_bars(symbol, interval, &key, &new)?;
+            let bytes = self.encode_bars(symbol, interval, &key, &new, record)?;
             let size = bytes.len() as u64;
             if self
                 .backend
@@ -416,8 +480,9 @@ impl Store {
         interval: Interval,
         key: &str,
         bars: &[Bar],
+        basis: Option<&Basis>,
     ) -> Result<Bytes, StoreError> {
-        bars::encode(symbol, interval, bars)
+        bars::encode(symbol, interval, bars, basis)
             .map(Bytes::from)
             .map_err(|reason| StoreError::Encode {
                 what: format!("bars of `{symbol}` `{interval}`"),

@@ -11,5 +11,6 @@ mod providers;
 mod runs;
 mod shard;
 mod snapshots;
+mod splits;
 mod throttle;
 mod user_table;

@@ -1,5 +1,7 @@
 //! Engine behaviour against the in-memory fake provider and a real store, on a paused clock.
 
+mod rebase;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -56,6 +56,7 @@ fn entry() {
             "crash" => crate::crash::child(dir.as_ref(), arg, u64::MAX),
             "multi" => crate::concurrency::child(dir.as_ref(), arg),
             "rebase" => crate::rebase::child(&dir, arg),
+            "basis" => crate::basis::child(dir.as_ref()),
             other => panic!("unknown child role {other}"),
         }
     } else {

@@ -1,6 +1,7 @@
 //! Integration tests of the store: behaviour, properties, crashes and concurrent processes.
 
 mod basic;
+mod basis;
 mod child;
 mod concurrency;
 mod conformance;
