@@ -16,7 +16,7 @@
 //! A week or month whose last session has not closed is never covered for good: the run records
 //! it as provisional, and the next run asks again until the period has closed.
 
-use backfill_calendar::{Calendar, Session};
+use backfill_calendar::{Calendar, HolidaysKnown, Session};
 use backfill_domain::jiff::civil::Date;
 use backfill_domain::jiff::{SignedDuration, Timestamp, ToSpan};
 use std::collections::BTreeSet;
@@ -159,23 +159,43 @@ pub fn coverage(answered: &RangeSet, unit: &Unit, earliest: Option<Timestamp>) -
     }
 }
 
-/// Sessions a daily answer shows closed, for a calendar that learns its closures
-/// ([`Calendar::learns_closures`]): every session wholly inside one of the final (not
-/// provisional) `answered` ranges, traded after the symbol's first trade and not after its last
-/// (`meta.regular_market_time`), whose date is not in `with_bars` (the dates the answer had a bar
-/// for). Empty for other intervals and calendars.
-pub fn closed_sessions(
+/// What a daily answer shows about the sessions whose holidays the calendar does not know (see
+/// [`closures`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Closures {
+    /// Sessions learned as closed.
+    pub closed: Vec<Date>,
+    /// The open of the first session without a bar that the answer cannot decide: the symbol has
+    /// not traded since (`meta.regular_market_time` is before its close), so the day may be a
+    /// closure or trading the provider has not reported yet. The caller records the answer from
+    /// there on as provisional, so a later run asks again and decides.
+    pub undecided_from: Option<Timestamp>,
+}
+
+/// The closures a daily answer shows, on dates whose holidays the calendar does not know: all of
+/// them for a calendar that learns its closures ([`Calendar::learns_closures`]), those after its
+/// holiday tables end for a built-in one ([`Calendar::holidays_known`]). Such a session whose
+/// date is not in `with_bars` (the dates the answer had a bar for), lying wholly inside one of
+/// the final (not provisional) `answered` ranges and after the symbol's first trade, is closed
+/// when the symbol traded after it (`meta.regular_market_time`), else undecided. Nothing for
+/// other intervals.
+pub fn closures(
     calendar: &Calendar,
     interval: Interval,
     with_bars: &BTreeSet<Date>,
     answered: &[(TimeRange, bool)],
     meta: &SymbolMeta,
-) -> Vec<Date> {
-    if interval != Interval::D1 || !calendar.learns_closures() {
-        return Vec::new();
+) -> Closures {
+    let unknown = |d: Date| match calendar.holidays_known() {
+        _ if calendar.learns_closures() => true,
+        HolidaysKnown::Through(year) => d.year() > year,
+        HolidaysKnown::Always | HolidaysKnown::Never => false,
+    };
+    let mut out = Closures::default();
+    if interval != Interval::D1 {
+        return out;
     }
     let tz = calendar.timezone();
-    let mut out = Vec::new();
     for (range, provisional) in answered {
         if *provisional {
             continue;
@@ -184,11 +204,34 @@ pub fn closed_sessions(
         let to = range.end().to_zoned_datetime(tz.clone()).date();
         for s in calendar.sessions(from, to) {
             let inside = range.start() <= s.open && s.close <= range.end();
-            let listed = meta.first_trade.is_some_and(|t| t <= s.open)
-                && meta.regular_market_time.is_some_and(|t| s.close <= t);
-            if inside && listed && !with_bars.contains(&s.date) {
-                out.push(s.date);
+            let listed = meta.first_trade.is_some_and(|t| t <= s.open);
+            if !(inside && listed && unknown(s.date)) || with_bars.contains(&s.date) {
+                continue;
             }
+            if meta.regular_market_time.is_some_and(|t| s.close <= t) {
+                out.closed.push(s.date);
+            } else {
+                out.undecided_from = Some(out.undecided_from.map_or(s.open, |u| u.min(s.open)));
+            }
+        }
+    }
+    out
+}
+
+/// `answered` with every final range cut at `from`: what follows is provisional.
+pub fn provisional_after(
+    answered: Vec<(TimeRange, bool)>,
+    from: Timestamp,
+) -> Vec<(TimeRange, bool)> {
+    let mut out = Vec::with_capacity(answered.len() + 1);
+    for (range, provisional) in answered {
+        if provisional || range.end() <= from {
+            out.push((range, provisional));
+        } else if range.start() >= from {
+            out.push((range, true));
+        } else {
+            out.extend(TimeRange::new(range.start(), from).map(|r| (r, false)));
+            out.extend(TimeRange::new(from, range.end()).map(|r| (r, true)));
         }
     }
     out
@@ -272,7 +315,7 @@ mod tests {
             ..SymbolMeta::default()
         };
         let closed =
-            |answered: &[(TimeRange, bool)], iv| closed_sessions(&cal, iv, &bars, answered, &meta);
+            |answered: &[(TimeRange, bool)], iv| closures(&cal, iv, &bars, answered, &meta).closed;
         assert_eq!(
             closed(&[(range, false)], Interval::D1),
             vec![date(2025, 2, 6)]
@@ -288,27 +331,87 @@ mod tests {
             ..meta.clone()
         };
         assert!(
-            closed_sessions(
+            closures(
                 &cal,
                 Interval::D1,
                 &BTreeSet::new(),
                 &[(range, false)],
                 &young
             )
+            .closed
             .iter()
             .all(|d| *d >= date(2025, 2, 7))
         );
+        // No trade since the empty day: undecided, from its open on.
+        let quiet = SymbolMeta {
+            regular_market_time: Some(ts("2025-02-05T03:45:00Z")),
+            ..meta.clone()
+        };
+        let bars_to_5th: BTreeSet<Date> = bars.range(..date(2025, 2, 6)).copied().collect();
+        let c = closures(&cal, Interval::D1, &bars_to_5th, &[(range, false)], &quiet);
+        assert!(c.closed.is_empty(), "{c:?}");
+        assert_eq!(c.undecided_from, Some(ts("2025-02-05T21:00:00Z")));
         let built_in = Calendar::new(Exchange::Xnys);
-        assert!(
-            closed_sessions(
+        assert_eq!(
+            closures(
                 &built_in,
                 Interval::D1,
                 &BTreeSet::new(),
                 &[(range, false)],
                 &meta
-            )
-            .is_empty()
+            ),
+            Closures::default()
         );
+    }
+
+    #[test]
+    fn provisional_after_cuts_final_ranges_only() {
+        let r = |a: &str, b: &str| TimeRange::new(ts(a), ts(b)).unwrap();
+        let answered = vec![
+            (r("2025-02-01T00:00:00Z", "2025-02-03T00:00:00Z"), false),
+            (r("2025-02-03T00:00:00Z", "2025-02-06T00:00:00Z"), false),
+            (r("2025-02-06T00:00:00Z", "2025-02-07T00:00:00Z"), true),
+        ];
+        assert_eq!(
+            provisional_after(answered, ts("2025-02-04T00:00:00Z")),
+            vec![
+                (r("2025-02-01T00:00:00Z", "2025-02-03T00:00:00Z"), false),
+                (r("2025-02-03T00:00:00Z", "2025-02-04T00:00:00Z"), false),
+                (r("2025-02-04T00:00:00Z", "2025-02-06T00:00:00Z"), true),
+                (r("2025-02-06T00:00:00Z", "2025-02-07T00:00:00Z"), true),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_built_in_calendar_learns_closures_only_past_its_holiday_tables() {
+        // Shanghai's tables end in 2026: an empty weekday of 2027 is learned, one of 2026 is not
+        // (the calendar knows 2026's holidays, so an empty answer there is missing data).
+        let cal = Calendar::new(Exchange::Xshg);
+        assert_eq!(cal.holidays_known(), HolidaysKnown::Through(2026));
+        let meta = SymbolMeta {
+            first_trade: Some(ts("2001-08-27T01:30:00Z")),
+            regular_market_time: Some(ts("2027-03-01T07:00:00Z")),
+            ..SymbolMeta::default()
+        };
+        for (from, to, empty) in [
+            (date(2027, 2, 1), date(2027, 2, 19), date(2027, 2, 10)),
+            (date(2026, 3, 2), date(2026, 3, 13), date(2026, 3, 10)),
+        ] {
+            let sessions = cal.sessions(from, to);
+            let range = TimeRange::new(sessions[0].open, sessions.last().unwrap().close).unwrap();
+            let bars: BTreeSet<Date> = sessions
+                .iter()
+                .map(|s| s.date)
+                .filter(|d| *d != empty)
+                .collect();
+            let closed = closures(&cal, Interval::D1, &bars, &[(range, false)], &meta).closed;
+            if from.year() == 2027 {
+                assert_eq!(closed, vec![empty]);
+            } else {
+                assert!(closed.is_empty(), "{closed:?}");
+            }
+        }
     }
 
     #[test]

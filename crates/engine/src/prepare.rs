@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use backfill_calendar::{Calendar, Exchange, exchange_for_symbol, exchange_from_meta};
+use backfill_calendar::{
+    Calendar, Exchange, HolidaysKnown, exchange_for_symbol, exchange_from_meta,
+};
 use backfill_domain::jiff::Timestamp;
 use backfill_domain::jiff::civil::{Date, Time};
 use backfill_domain::jiff::tz::TimeZone;
@@ -49,16 +51,19 @@ pub struct TickerCalendar {
     /// `false` before the provider has said anything about a venue with no built-in calendar:
     /// the plan is then made conservatively (see [`TickerInput::zone_known`]).
     pub zone_known: bool,
-    /// For a venue without a built-in calendar, the name its learned closures are kept under
-    /// (the provider's exchange code, else its zone).
+    /// Where closures are learned from empty answers, the name they are kept under: for a venue
+    /// without a built-in calendar, the provider's exchange code, else its zone; for a built-in
+    /// calendar whose holiday tables end in a year ([`HolidaysKnown::Through`]), its code (it
+    /// learns only dates after that year).
     pub venue: Option<String>,
     /// A note for the report when the calendar is a guess.
     pub warning: Option<String>,
 }
 
-/// The calendar of a symbol: by its suffix first, then by what the provider said about it; for a
-/// venue with no built-in calendar, weekdays in the zone and regular hours the provider reported,
-/// minus the closures learned so far ([`Store::learned_closures`], when a store is given); before
+/// The calendar of a symbol: by its suffix first, then by what the provider said about it, with
+/// the closures learned for dates past its holiday tables ([`Store::learned_closures`], when a
+/// store is given); for a venue with no built-in calendar, weekdays in the zone and regular hours
+/// the provider reported, minus the closures learned so far; before
 /// the provider has said
 /// anything, weekdays in New York, with `zone_known` false. User closures are added on top of
 /// built-in calendars.
@@ -74,12 +79,19 @@ pub fn calendar_for(
     let from_meta =
         || meta.and_then(|m| exchange_from_meta(m.exchange_name.as_deref(), m.timezone.as_deref()));
     if let Some(exchange) = exchange_for_symbol(symbol).or_else(from_meta) {
-        let calendar = Calendar::new(exchange)
+        let mut calendar = Calendar::new(exchange)
             .with_closures(closures.get(&exchange).into_iter().flatten().copied());
+        // Past the years its holiday tables cover, the exchange's holidays are learned like a
+        // venue's without a calendar (see `coverage::closures`), under its code.
+        let venue = matches!(exchange.holidays_known(), HolidaysKnown::Through(_))
+            .then(|| exchange.code().to_owned());
+        if let (Some(store), Some(venue)) = (store, &venue) {
+            calendar = calendar.with_closures(store.learned_closures(venue)?);
+        }
         return Ok(TickerCalendar {
             calendar,
             zone_known: true,
-            venue: None,
+            venue,
             warning: None,
         });
     }

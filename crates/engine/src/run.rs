@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::coverage::closed_sessions;
+use crate::coverage::{closures, provisional_after};
 use crate::events::{Event, Reporter};
 use crate::limits::{Gate, Limits, PausedTooLong, RateLimiter, Ticket};
 use crate::plan::{PlannedRequest, TickerPlan};
@@ -716,11 +716,14 @@ async fn commit<P: Provider>(
             let with_bars: std::collections::BTreeSet<_> = (batch.bars.iter().map(|b| b.date))
                 .chain(batch.flagged.iter().map(|f| f.date))
                 .collect();
+            let mut coverage = batch.coverage;
             if let Some((venue, calendar)) = &learning {
-                let closed =
-                    closed_sessions(calendar, interval, &with_bars, &batch.coverage, &batch.meta);
-                if !closed.is_empty() {
-                    store.record_closures(venue, &closed)?;
+                let found = closures(calendar, interval, &with_bars, &coverage, &batch.meta);
+                if !found.closed.is_empty() {
+                    store.record_closures(venue, &found.closed)?;
+                }
+                if let Some(from) = found.undecided_from {
+                    coverage = provisional_after(coverage, from);
                 }
             }
             if write_meta {
@@ -733,7 +736,7 @@ async fn commit<P: Provider>(
             }
             let fetched_at = Timestamp::now();
             let rows = batch.bars.len() as u64;
-            for (range, provisional) in batch.coverage {
+            for (range, provisional) in coverage {
                 store.record_coverage(
                     &symbol,
                     interval,

@@ -3,7 +3,8 @@
 //! - [`Market`]: pure ground truth. Every symbol exists (except those starting with an unknown
 //!   prefix, `ZZ` by default) and gets, from `(seed, symbol)` alone: a calendar from its suffix
 //!   (`backfill_calendar::exchange_for_symbol`; `.NZ` is a venue with no built-in calendar whose
-//!   zone, hours and holidays only the simulator knows, see `venues.rs`; anything else falls back
+//!   zone, hours and holidays only the simulator knows, and exchanges close on days only the
+//!   simulator knows after their holiday tables end, see `venues.rs`; anything else falls back
 //!   to weekdays in New York), a first trade date
 //!   (1985–2015; crypto 2014–2018), a seeded price path computable for any date, splits for about a
 //!   third of equities, quarterly dividends for about half, December capital gains for funds

@@ -8,7 +8,7 @@ use jiff::{Timestamp, ToSpan};
 use crate::faults::{BadBars, live_row};
 use crate::model::{RawBar, daily_raw, day_number, hash, hash_str, round_price, unit};
 use crate::series::{actions_for, bars_for};
-use crate::venues::venue_for;
+use crate::venues::{exchange_calendar, venue_for};
 
 /// Dividend adjustment per ex-date: each later dividend multiplies `adjclose` by this factor.
 pub const DIVIDEND_FACTOR: f64 = 0.995;
@@ -397,7 +397,7 @@ impl Market {
         let first = date(year, 1, 1)
             .checked_add(((hash(key, &[501]) % 365) as i64).days())
             .expect("valid date");
-        let calendar = venue.map_or_else(|| Calendar::new(exchange), |v| v.calendar());
+        let calendar = venue.map_or_else(|| exchange_calendar(exchange), |v| v.calendar());
         let mut profile = Profile {
             symbol: symbol.clone(),
             key,

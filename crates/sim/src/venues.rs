@@ -7,8 +7,11 @@
 //! | suffix | venue | zone | hours (local) | holidays |
 //! |---|---|---|---|---|
 //! | `.NZ` | NZX, Wellington | `Pacific/Auckland` | 10:00–16:45 | see [`nzx_holidays`] |
+//!
+//! Exchanges with a built-in calendar whose holiday tables end in a year (XSHG, XSHE, XBOM, ...)
+//! also close after it on days only the simulator knows ([`exchange_calendar`]).
 
-use backfill_calendar::Calendar;
+use backfill_calendar::{Calendar, Exchange, HolidaysKnown};
 use backfill_domain::Symbol;
 use jiff::civil::{Date, Weekday, date, time};
 use jiff::tz::TimeZone;
@@ -59,6 +62,32 @@ impl Venue {
     }
 }
 
+/// The calendar the simulator serves a built-in exchange on: `backfill_calendar`'s, plus the
+/// holidays after the year its tables end ([`HolidaysKnown::Through`]) that only the simulator
+/// knows (see [`unlisted_holidays`]), so a client must learn them from empty answers.
+pub(crate) fn exchange_calendar(exchange: Exchange) -> Calendar {
+    let calendar = Calendar::new(exchange);
+    match exchange.holidays_known() {
+        HolidaysKnown::Through(last) => calendar.with_closures(
+            ((last + 1)..=*YEARS.end()).flat_map(|y| unlisted_holidays(exchange, y)),
+        ),
+        HolidaysKnown::Always | HolidaysKnown::Never => calendar,
+    }
+}
+
+/// Weekday closures the simulator's exchange observes in `year`, a year after its built-in
+/// holiday tables end: stand-ins for the holidays such exchanges announce year by year (a lunar
+/// new year week, a festival day), not their published calendars. Shanghai and Shenzhen close
+/// from 8 to 12 February 2027; Mumbai on 22 March and 29 October 2027. No other year or
+/// exchange has any.
+pub(crate) fn unlisted_holidays(exchange: Exchange, year: i16) -> Vec<Date> {
+    match (exchange, year) {
+        (Exchange::Xshg | Exchange::Xshe, 2027) => (8..=12).map(|d| date(2027, 2, d)).collect(),
+        (Exchange::Xbom, 2027) => vec![date(2027, 3, 22), date(2027, 10, 29)],
+        _ => Vec::new(),
+    }
+}
+
 /// NZX's holidays as the simulator models them (a simplification of New Zealand's public
 /// holidays): New Year's Day and the day after, Waitangi Day (6 February), ANZAC Day (25 April),
 /// the King's Birthday (first Monday of June), Labour Day (fourth Monday of October), Christmas
@@ -100,5 +129,32 @@ mod tests {
         assert_eq!(s.open.to_string(), "2025-02-06T21:00:00Z");
         assert!(venue_for(&Symbol::parse("AIR.NZ").unwrap()).is_some());
         assert!(venue_for(&Symbol::parse("AIR.PA").unwrap()).is_none());
+    }
+
+    #[test]
+    fn exchanges_past_their_tables_close_on_days_only_the_simulator_knows() {
+        for (exchange, closed) in [
+            (Exchange::Xshg, date(2027, 2, 8)),
+            (Exchange::Xshe, date(2027, 2, 12)),
+            (Exchange::Xbom, date(2027, 10, 29)),
+        ] {
+            assert!(
+                Calendar::new(exchange).is_session(closed),
+                "{exchange} {closed}"
+            );
+            assert!(
+                !exchange_calendar(exchange).is_session(closed),
+                "{exchange} {closed}"
+            );
+        }
+        // Within the tables the simulator adds nothing.
+        for exchange in Exchange::ALL {
+            let (a, b) = (date(2025, 1, 1), date(2026, 12, 31));
+            assert_eq!(
+                exchange_calendar(exchange).sessions(a, b).len(),
+                Calendar::new(exchange).sessions(a, b).len(),
+                "{exchange}"
+            );
+        }
     }
 }

@@ -223,3 +223,140 @@ async fn seven_nights_of_monthly_bars_keep_the_current_month_provisional() {
     let env = nightly_equals_fresh("1mo", MONTHLY, "30", true).await;
     rerun_asks_nothing_closed(&env, "1mo", MONTHLY, "30").await;
 }
+
+/// Past the year their holiday tables end (2026), XSHG and XBOM learn their closures from empty
+/// answers like a venue without a calendar. The simulator closes Shanghai 8–12 February 2027 and
+/// Mumbai 22 March 2027, days `backfill_calendar` calls sessions. Nights inside a closure leave
+/// its days undecided (no trade since), the next night decides them; each closed day is then
+/// never asked again, every served bar is stored, and `check --strict` finds nothing empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_its_holiday_tables_an_exchange_learns_its_closures_and_stores_every_bar() {
+    const TICKERS: &str = "600519.SS,RELIANCE.NS";
+    const NIGHTS_2027: [&str; 5] = [
+        "2027-02-05T22:00:00Z",
+        "2027-02-09T22:00:00Z",
+        "2027-02-16T22:00:00Z",
+        "2027-03-22T22:00:00Z",
+        "2027-03-24T22:00:00Z",
+    ];
+    let env = Env::start(SimConfig::default()).await;
+    let store = env.dir.path().join("store");
+    let learned = |venue: &str| {
+        Store::open(&store)
+            .unwrap()
+            .learned_closures(venue)
+            .unwrap()
+    };
+    for night in NIGHTS_2027 {
+        env.sim.set_now(ts(night));
+        let doc = run_ok(&env, &store, &args(TICKERS, "1d", "40", night, true)).await;
+        for t in doc["tickers"].as_array().unwrap() {
+            assert!(
+                t["status"] == "saved" || t["status"] == "up_to_date",
+                "{night}: {t}"
+            );
+        }
+        if night == "2027-02-09T22:00:00Z" {
+            // No trade since the 5th: the 8th and 9th may be trading not reported yet.
+            assert!(learned("XSHG").is_empty(), "{:?}", learned("XSHG"));
+        }
+    }
+    let closed = |d: i8, m: i8| backfill_domain::jiff::civil::date(2027, m, d);
+    assert_eq!(
+        learned("XSHG").into_iter().collect::<Vec<_>>(),
+        (8..=12).map(|d| closed(d, 2)).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        learned("XBOM").into_iter().collect::<Vec<_>>(),
+        vec![closed(22, 3)]
+    );
+
+    // Every bar the simulator serves over the window is stored, the 2027 ones included.
+    let last = *NIGHTS_2027.last().unwrap();
+    let s = Store::open(&store).unwrap();
+    for t in TICKERS.split(',') {
+        let symbol = Symbol::parse(t).unwrap();
+        let stored = s.read_bars(&symbol, Interval::D1, None).unwrap();
+        let range = TimeRange::new(stored[0].ts, ts(last)).unwrap();
+        let truth = env
+            .sim
+            .market()
+            .bars(&symbol, Interval::D1, range, ts(last));
+        assert!(truth.iter().any(|b| b.date > closed(12, 2)), "{t}");
+        assert_eq!(stored, truth, "{t}");
+    }
+
+    // The closed days are not asked again: the same run sends nothing.
+    env.sim.reset();
+    run_ok(&env, &store, &args(TICKERS, "1d", "40", last, true)).await;
+    assert_eq!(env.sim.stats().per_symbol.values().sum::<u64>(), 0);
+    let mut a = args(TICKERS, "1d", "40", last, true);
+    let rate = a.iter().position(|x| x == "--rate").unwrap();
+    a.drain(rate..rate + 2);
+    a.insert(0, "check".into());
+    a.insert(1, "--strict".into());
+    let check = run_ok(&env, &store, &a).await;
+    for t in check["tickers"].as_array().unwrap() {
+        assert_eq!(
+            (&t["missing"], &t["no_data"]),
+            (&0.into(), &0.into()),
+            "{t}"
+        );
+        assert_eq!(t["stored"], t["sessions"], "{t}");
+    }
+}
+
+/// Intraday bars at the provider's lookback edge (30 days for `1m`, plus an hour of margin):
+/// nights at 15:00 UTC put the edge inside a New York session (30 days before a Wednesday,
+/// Thursday and Friday; the Monday's edge is on a Saturday) and New York's session in progress. `--days 30` asks for more than the provider keeps. After every night's run
+/// `check --strict` exits 0: sessions past the edge are "not available", none is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intraday_check_strict_exits_0_at_the_lookback_edge_night_after_night() {
+    const TICKERS: &str = "AAPL,0700.HK";
+    const EDGE_NIGHTS: [&str; 4] = [
+        "2025-02-05T15:00:00Z",
+        "2025-02-06T15:00:00Z",
+        "2025-02-07T15:00:00Z",
+        "2025-02-10T15:00:00Z",
+    ];
+    let env = Env::start(SimConfig::default()).await;
+    let store = env.dir.path().join("store");
+    for night in EDGE_NIGHTS {
+        env.sim.set_now(ts(night));
+        run_ok(&env, &store, &args(TICKERS, "1m", "30", night, false)).await;
+        let mut a = args(TICKERS, "1m", "30", night, false);
+        let rate = a.iter().position(|x| x == "--rate").unwrap();
+        a.drain(rate..rate + 2);
+        a.insert(0, "check".into());
+        a.insert(1, "--strict".into());
+        let check = run_ok(&env, &store, &a).await;
+        for t in check["tickers"].as_array().unwrap() {
+            assert_eq!(t["missing"], 0, "{night}: {t}");
+            assert_eq!(t["no_data"], 0, "{night}: {t}");
+            assert!(t["not_available"].as_u64().unwrap() > 0, "{night}: {t}");
+            assert_eq!(
+                t["stored"].as_u64().unwrap() + t["not_available"].as_u64().unwrap(),
+                t["sessions"].as_u64().unwrap(),
+                "{night}: {t}"
+            );
+        }
+        // The store holds what the provider serves, from the edge to the night.
+        let s = Store::open(&store).unwrap();
+        for t in TICKERS.split(',') {
+            let symbol = Symbol::parse(t).unwrap();
+            let stored = s.read_bars(&symbol, Interval::M1, None).unwrap();
+            let edge = ts(night) - backfill_domain::jiff::SignedDuration::from_hours(24 * 30 - 1);
+            let range = TimeRange::new(edge, ts(night)).unwrap();
+            let truth = env
+                .sim
+                .market()
+                .bars(&symbol, Interval::M1, range, ts(night));
+            let within: Vec<_> = stored
+                .iter()
+                .filter(|b| range.contains(b.ts))
+                .copied()
+                .collect();
+            assert_eq!(within, truth, "{night} {t}");
+        }
+    }
+}
