@@ -134,6 +134,22 @@ pub fn earliest(window: Window, now: Timestamp) -> Option<Timestamp> {
     window.lookback.map(|lb| now - lb + lookback_margin(lb))
 }
 
+/// [`earliest`] for a request sent `elapsed` after planning at `now`: the provider's edge moves
+/// on meanwhile, and the request must still start at least half the safety margin inside what
+/// the provider serves when it arrives. So the planned edge holds while `elapsed` is under half
+/// the margin (no bar the plan counted on is given up), and moves on with the clock after that.
+pub fn earliest_after(
+    window: Window,
+    now: Timestamp,
+    elapsed: SignedDuration,
+) -> Option<Timestamp> {
+    window.lookback.map(|lb| {
+        let margin = lookback_margin(lb);
+        let moved = (elapsed - margin / 2).max(SignedDuration::ZERO);
+        now - lb + margin + moved
+    })
+}
+
 /// The safety margin kept from the provider's lookback edge: the provider measures "now" on its own
 /// clock, and a request that starts exactly at the edge may be refused by the time it arrives.
 fn lookback_margin(lookback: SignedDuration) -> SignedDuration {
@@ -246,6 +262,29 @@ mod tests {
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_late_request_keeps_the_planned_edge_for_half_the_margin() {
+        let window = Window {
+            max_span: None,
+            lookback: Some(SignedDuration::from_hours(24 * 30)),
+        };
+        let now = ts("2025-02-05T15:00:00Z");
+        let planned = earliest(window, now).unwrap();
+        assert_eq!(planned, ts("2025-01-06T16:00:00Z"));
+        let after = |mins: i64| earliest_after(window, now, SignedDuration::from_mins(mins));
+        assert_eq!(after(0), Some(planned));
+        assert_eq!(after(29), Some(planned), "within half the hour of margin");
+        assert_eq!(after(45), Some(ts("2025-01-06T16:15:00Z")));
+        let keeps_all = Window {
+            max_span: None,
+            lookback: None,
+        };
+        assert_eq!(
+            earliest_after(keeps_all, now, SignedDuration::from_hours(5)),
+            None
+        );
     }
 
     #[test]

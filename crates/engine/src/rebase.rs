@@ -24,12 +24,12 @@ use std::future::Future;
 use std::sync::Arc;
 
 use backfill_calendar::Calendar;
-use backfill_domain::jiff::Timestamp;
+use backfill_domain::jiff::{SignedDuration, Timestamp};
 use backfill_domain::{Action, Bar, Interval, Symbol, TimeRange};
 use backfill_provider::{Answer, FetchRequest, Window};
 use backfill_store::{Basis, RebaseStats, Store, StoreError};
 
-use crate::coverage::earliest;
+use crate::coverage::earliest_after;
 use crate::plan::day_bounds;
 
 /// What re-basing needs from the run that found the new actions.
@@ -51,8 +51,9 @@ pub(crate) trait Source {
 pub(crate) struct Ticker<'a> {
     pub symbol: &'a Symbol,
     pub calendar: &'a Calendar,
-    /// The run's clock (for the provider's lookback).
+    /// The run's clock when it planned, and the time since (for the provider's lookback).
     pub now: Timestamp,
+    pub elapsed: SignedDuration,
 }
 
 /// Why re-basing stopped.
@@ -154,7 +155,7 @@ async fn rebase_all<S: Source>(
         let (start, _) = day_bounds(t.calendar, summary.first_date);
         let (_, end) = day_bounds(t.calendar, summary.last_date);
         let window = source.window(interval);
-        let from = earliest(window, t.now).map_or(start, |e| start.max(e));
+        let from = earliest_after(window, t.now, t.elapsed).map_or(start, |e| start.max(e));
         let mut fresh = Vec::new();
         let mut fetched = Vec::new();
         let mut cursor = from;

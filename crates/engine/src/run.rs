@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::coverage::{closures, provisional_after};
+use crate::coverage::{closures, earliest_after, provisional_after};
 use crate::events::{Event, Reporter};
 use crate::limits::{Gate, Limits, PausedTooLong, RateLimiter, Ticket};
 use crate::plan::{PlannedRequest, TickerPlan};
@@ -241,8 +241,9 @@ async fn run_ticker<P: Provider>(
         requests: plan.requests.len(),
     });
     for planned in &plan.requests {
-        let Some(planned) = clip_to_lookback(&plan, planned, sh.started.elapsed(), &mut report)
-        else {
+        let window = sh.provider.window(plan.interval);
+        let elapsed = sh.started.elapsed();
+        let Some(planned) = clip_to_lookback(window, &plan, planned, elapsed, &mut report) else {
             continue;
         };
         let planned = &planned;
@@ -288,20 +289,21 @@ async fn run_ticker<P: Provider>(
     report
 }
 
-/// A planned request as it may be sent now: the provider's lookback edge has moved on by `elapsed`
-/// since planning, so a request sent late is clipped to what the provider still serves instead of
-/// being refused (HTTP 422). `None`, with a warning, when nothing of it is left.
+/// A planned request as it may be sent now: once the provider's lookback edge has moved on too
+/// far since planning (see [`earliest_after`]), a request sent late is clipped to what the
+/// provider still serves instead of being refused (HTTP 422). `None`, with a warning, when nothing
+/// of it is left.
 fn clip_to_lookback(
+    window: Window,
     plan: &TickerPlan,
     planned: &PlannedRequest,
     elapsed: Duration,
     report: &mut TickerReport,
 ) -> Option<PlannedRequest> {
-    let Some(edge) = plan.earliest else {
+    let moved = backfill_domain::jiff::SignedDuration::try_from(elapsed).unwrap_or_default();
+    let Some(edge) = earliest_after(window, plan.now, moved) else {
         return Some(*planned);
     };
-    let moved = backfill_domain::jiff::SignedDuration::try_from(elapsed).unwrap_or_default();
-    let edge = edge.saturating_add(moved).unwrap_or(edge);
     if planned.range.start() >= edge {
         return Some(*planned);
     }
@@ -313,7 +315,7 @@ fn clip_to_lookback(
         return None;
     };
     report.warnings.push(format!(
-        "{} was sent late and clipped to start at {edge}, where the provider's lookback now ends",
+        "{} was sent late and clipped to start at {edge}, inside what the provider still serves",
         planned.range
     ));
     Some(PlannedRequest {
@@ -333,13 +335,13 @@ async fn rebase_then_batch<P: Provider>(
     report: &mut TickerReport,
     rng: &mut fastrand::Rng,
 ) -> Result<Batch, Stop> {
-    // The provider's lookback edge has moved on since planning, as for the planned requests.
-    let elapsed =
-        backfill_domain::jiff::SignedDuration::try_from(sh.started.elapsed()).unwrap_or_default();
     let ticker = rebase::Ticker {
         symbol: &plan.symbol,
         calendar: &plan.calendar,
-        now: plan.now.saturating_add(elapsed).unwrap_or(plan.now),
+        now: plan.now,
+        // The provider's lookback edge moves on after planning, as for the planned requests.
+        elapsed: backfill_domain::jiff::SignedDuration::try_from(sh.started.elapsed())
+            .unwrap_or_default(),
     };
     let mut source = RunSource {
         sh,
