@@ -308,8 +308,11 @@ async fn past_its_holiday_tables_an_exchange_learns_its_closures_and_stores_ever
 
 /// Intraday bars at the provider's lookback edge (30 days for `1m`, plus an hour of margin):
 /// nights at 15:00 UTC put the edge inside a New York session (30 days before a Wednesday,
-/// Thursday and Friday; the Monday's edge is on a Saturday) and New York's session in progress. `--days 30` asks for more than the provider keeps. After every night's run
-/// `check --strict` exits 0: sessions past the edge are "not available", none is missing.
+/// Thursday and Friday; the Monday's edge is on a Saturday) and New York's session in progress.
+/// `--days 30` asks for more than the provider keeps. After every night's run `check --strict`
+/// exits 0 (sessions past the edge are "not available", none is missing), the store holds every
+/// bar the provider serves from the edge on, and a plan at the same instant asks only for the
+/// session in progress.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn intraday_check_strict_exits_0_at_the_lookback_edge_night_after_night() {
     const TICKERS: &str = "AAPL,0700.HK";
@@ -324,6 +327,17 @@ async fn intraday_check_strict_exits_0_at_the_lookback_edge_night_after_night() 
     for night in EDGE_NIGHTS {
         env.sim.set_now(ts(night));
         run_ok(&env, &store, &args(TICKERS, "1m", "30", night, false)).await;
+        // Asked again at the same instant, the plan holds only New York's session in progress:
+        // the session at the edge was answered from where the plan said it would be.
+        let mut p = args(TICKERS, "1m", "30", night, false);
+        p.insert(0, "plan".into());
+        let plan = run_ok(&env, &store, &p).await;
+        for t in plan["tickers"].as_array().unwrap() {
+            let requests = t["requests"].as_array().unwrap();
+            let open = usize::from(t["symbol"] == "AAPL");
+            assert_eq!(requests.len(), open, "{night}: {t}");
+            assert!(requests.iter().all(|r| r["provisional"] == true), "{t}");
+        }
         let mut a = args(TICKERS, "1m", "30", night, false);
         let rate = a.iter().position(|x| x == "--rate").unwrap();
         a.drain(rate..rate + 2);

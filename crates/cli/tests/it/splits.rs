@@ -74,8 +74,10 @@ fn nightly(symbol: &Symbol, interval: &str, days: usize, now: Timestamp) -> Vec<
     .collect()
 }
 
-const INTERVALS: [(&str, Interval, usize); 3] = [
+const INTERVALS: [(&str, Interval, usize); 5] = [
     ("1d", Interval::D1, 60),
+    ("1wk", Interval::W1, 60),
+    ("1mo", Interval::Mo1, 60),
     ("1h", Interval::H1, 60),
     ("1m", Interval::M1, 20),
 ];
@@ -182,7 +184,7 @@ fn rebased_share(store: &Path, s: &Symbol, before: &[(Interval, Vec<Bar>)]) -> S
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_split_between_two_nights_rebases_1d_1h_and_1m_once_even_when_the_run_is_killed() {
+async fn a_split_between_two_nights_rebases_every_interval_once_even_when_the_run_is_killed() {
     let env = Env::start(SimConfig {
         now: Some(ts("2024-01-01T00:00:00Z")),
         ..SimConfig::default()
@@ -203,7 +205,7 @@ async fn a_split_between_two_nights_rebases_1d_1h_and_1m_once_even_when_the_run_
     };
     let (n0, n1) = (night(-12), night(3));
 
-    // Night 0: 1d, 1h and 1m stored on the old basis.
+    // Night 0: 1d, 1wk, 1mo, 1h and 1m stored on the old basis.
     let base = env.dir.path().join("base");
     env.sim.set_now(n0);
     for (name, _, days) in INTERVALS {
