@@ -271,6 +271,12 @@ pub struct FetchArgs {
     #[arg(long, value_name = "NAME", value_parser = values::provider)]
     pub provider: Option<backfill_provider::ProviderKind>,
 
+    /// Switch the series of another provider to this run's: fetch each one's stored span (and
+    /// the window) again from the new provider and replace its history in one commit. Without it,
+    /// such a ticker fails: a series never mixes two providers.
+    #[arg(long)]
+    pub switch_provider: bool,
+
     /// Tiingo base URL. Default: `https://api.tiingo.com`
     #[arg(long, env = env_vars::BACKFILL_TIINGO_URL, value_name = "URL", value_parser = values::base_url)]
     pub tiingo_url: Option<String>,

@@ -65,6 +65,8 @@ pub struct Settings {
     pub providers: std::collections::BTreeMap<Symbol, ProviderKind>,
     /// API keys: the environment, else `[keys]` of the config file. Never printed.
     pub keys: Keys,
+    /// `--switch-provider`: replace the history of series stored from another provider.
+    pub switch_provider: bool,
     pub closures: std::collections::BTreeMap<backfill_calendar::Exchange, Vec<Date>>,
     pub now: Timestamp,
     /// Warnings about the settings themselves (e.g. a window clipped to the present), printed
@@ -303,6 +305,7 @@ impl Settings {
             provider,
             providers,
             keys: keys_from_env(&config.keys),
+            switch_provider: f.switch_provider,
             closures: config.closures.clone(),
             now,
             warnings,

@@ -67,6 +67,9 @@ pub struct Hole {
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesCheck {
     pub symbol: Symbol,
+    /// The provider the series came from (`yahoo`, `tiingo`, `alpaca`); `None` when nothing is
+    /// stored.
+    pub provider: Option<String>,
     pub exchange: String,
     pub currency: Option<String>,
     pub instrument_type: Option<String>,
@@ -176,6 +179,7 @@ impl SeriesCheck {
     fn empty(symbol: Symbol) -> SeriesCheck {
         SeriesCheck {
             symbol,
+            provider: None,
             exchange: String::new(),
             currency: None,
             instrument_type: None,
@@ -306,6 +310,7 @@ pub fn check_series(
     }
     Ok(SeriesCheck {
         symbol: symbol.clone(),
+        provider: store.series_provider(symbol, input.interval)?,
         exchange: calendar.exchange().code().to_owned(),
         currency: meta.as_ref().and_then(|m| m.currency.clone()),
         instrument_type: meta.as_ref().and_then(|m| m.instrument_type.clone()),

@@ -28,6 +28,14 @@ pub(crate) fn ledger_key(symbol: &Symbol, interval: Interval) -> String {
     )
 }
 
+/// The provider a series came from (see `crate::provenance`).
+pub(crate) fn provider_key(symbol: &Symbol, interval: Interval) -> String {
+    format!(
+        "_meta/providers/interval={interval}/{}.json",
+        encode_symbol(symbol)
+    )
+}
+
 pub(crate) fn flagged_key(symbol: &Symbol, interval: Interval) -> String {
     format!(
         "_meta/flagged/interval={interval}/{}.json",

@@ -34,6 +34,8 @@
 //!     ├── ledger/interval=1d/MSFT.json       coverage ledger per (symbol, interval)
 //!     ├── flagged/interval=1d/MSFT.json      bars that failed validation
 //!     ├── symbols/MSFT.json                  provider metadata (exchange, zone, currency, …)
+//!     ├── providers/interval=1d/MSFT.json    the provider a series came from (`yahoo`, `tiingo`,
+//!     │                                      `alpaca`); absent before providers were recorded
 //!     ├── closures/NZE.json                  days a venue without a built-in calendar was closed,
 //!     │                                      learned from empty answers
 //!     ├── runs/20241227T210501.5Z-4242.json  one report per run, named by start time (UTC) and pid
@@ -161,6 +163,7 @@ mod layout;
 mod ledger;
 mod location;
 mod problems;
+mod provenance;
 mod rebase;
 mod runs;
 mod store;
@@ -177,6 +180,7 @@ pub use error::StoreError;
 pub use flagged::Flagged;
 pub use ledger::{Ledger, LedgerEntry};
 pub use location::StoreOptions;
+pub use provenance::LEGACY_PROVIDER;
 pub use rebase::RebaseStats;
 pub use runs::RunRecord;
 pub use store::{SeriesSummary, Store, StoreProblem, UpsertStats};

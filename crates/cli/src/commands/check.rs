@@ -116,8 +116,16 @@ fn table(doc: &CheckReport, settings: &Settings, paint: Paint) -> String {
         out,
         "{}",
         paint.bold(&format!(
-            "{:<w$}  {:<8}  {:<4}  {:>7}  {:<22}  {:>8}  {:>7}  {:>7}  LAST FETCHED",
-            "TICKER", "EXCHANGE", "CCY", "ROWS", "CHECKED", "SESSIONS", "MISSING", "NO DATA"
+            "{:<w$}  {:<8}  {:<8}  {:<4}  {:>7}  {:<22}  {:>8}  {:>7}  {:>7}  LAST FETCHED",
+            "TICKER",
+            "PROVIDER",
+            "EXCHANGE",
+            "CCY",
+            "ROWS",
+            "CHECKED",
+            "SESSIONS",
+            "MISSING",
+            "NO DATA"
         ))
     );
     for t in &doc.tickers {
@@ -145,8 +153,9 @@ fn table(doc: &CheckReport, settings: &Settings, paint: Paint) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<w$}  {:<8}  {:<4}  {:>7}  {:<22}  {:>8}  {missing}  {:>7}  {}",
+            "{:<w$}  {:<8}  {:<8}  {:<4}  {:>7}  {:<22}  {:>8}  {missing}  {:>7}  {}",
             t.symbol.as_str(),
+            t.provider.as_deref().unwrap_or("-"),
             t.exchange,
             t.currency.as_deref().unwrap_or("-"),
             t.rows,

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod dashboard;
 pub mod demo;
+pub mod provenance;
 pub mod providers;
 pub mod run;
 pub mod sessions;

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use backfill_domain::Symbol;
@@ -9,7 +10,8 @@ use backfill_domain::jiff::Timestamp;
 use backfill_engine::limits::{AUTO_START, Limits, Rate};
 use backfill_engine::plan::WindowSpec;
 use backfill_engine::{
-    Cancel, Engine, Event, PrepareInput, Prepared, Reporter, RunConfig, RunReport, prepare,
+    Cancel, Engine, Event, PrepareInput, Prepared, Reporter, RunConfig, RunReport, Status,
+    TickerReport, prepare,
 };
 use backfill_provider::retry::RetryPolicy;
 use backfill_provider::{Provider, ProviderKind, Window};
@@ -17,7 +19,7 @@ use backfill_store::{Store, StoreOptions};
 use serde::Serialize;
 
 use crate::commands::dashboard::{Both, RunDashboard};
-use crate::commands::providers;
+use crate::commands::{provenance, providers};
 use crate::exit::{ExitStatus, UsageError};
 use crate::printer::{self, Mode, Out, Progress, plural};
 use crate::settings::Settings;
@@ -340,14 +342,27 @@ pub async fn execute<P: Provider>(
     interrupt: Interrupt,
 ) -> Result<(RunReport, ExitStatus)> {
     let mut runs = Vec::with_capacity(groups.len());
+    let mut switches = Vec::new();
     for (provider, tickers) in groups {
-        let prepared = plan_all(
+        let name = provider.name().to_owned();
+        let sorted = {
+            let (store, name) = (store.clone(), name.clone());
+            let (interval, switch) = (settings.interval, settings.switch_provider);
+            tokio::task::spawn_blocking(move || {
+                provenance::sort(&store, &name, interval, tickers, switch)
+            })
+            .await
+            .context("reading the series' providers stopped unexpectedly")?
+            .context("cannot read or record which provider the series come from")?
+        };
+        let mut prepared = plan_all(
             settings,
             &store,
-            tickers,
+            sorted.keep,
             provider.window(settings.interval),
         )
         .await?;
+        prepared.failed.extend(sorted.refused);
         let config = RunConfig {
             workers: settings.workers,
             limits: Limits::new(settings.rate, provider.quotas()),
@@ -359,19 +374,24 @@ pub async fn execute<P: Provider>(
             seed: None,
             invalid_bars: settings.invalid_bars,
         };
-        let name = provider.name().to_owned();
-        runs.push((
-            name,
-            Engine::new(Arc::new(provider), store.clone(), config),
-            prepared,
-        ));
+        let provider = Arc::new(provider);
+        if !sorted.switch.is_empty() {
+            switches.push(Switch {
+                provider: provider.clone(),
+                tickers: sorted.switch,
+                config: config.clone(),
+            });
+        }
+        runs.push((name, Engine::new(provider, store.clone(), config), prepared));
     }
     let store_shown = shown_store(settings);
     let mut progress = Progress::new(out);
     progress.start(
-        runs.iter()
+        (runs
+            .iter()
             .map(|(_, _, p)| p.plans.iter().filter(|p| !p.is_up_to_date()).count() + p.failed.len())
-            .sum::<usize>() as u64,
+            .sum::<usize>()
+            + switches.iter().map(|s| s.tickers.len()).sum::<usize>()) as u64,
     );
     let progress = Arc::new(progress);
     let dashboard = match &settings.dashboard {
@@ -398,7 +418,7 @@ pub async fn execute<P: Provider>(
             (cancel, Some(watcher))
         }
     };
-    let (report, refused) = run_groups(runs, &reporter, &cancel).await;
+    let (report, refused) = run_groups(settings, &store, runs, switches, &reporter, &cancel).await;
     if let Some(w) = watcher {
         w.abort();
     }
@@ -426,11 +446,23 @@ pub async fn execute<P: Provider>(
     Ok((report, status))
 }
 
-/// Runs every group's engine at once and merges their reports into one, as if one run: one
-/// `Planned` and one `Finished` event for the whole. Also returns the usage error of a provider
-/// that refused its key, if one did.
+/// Series of one provider to switch to it, after its other tickers are done (the switch runs on
+/// an engine of its own, so after the main one: the provider's requests never go through two
+/// limiters at once).
+struct Switch<P> {
+    provider: Arc<P>,
+    tickers: Vec<Symbol>,
+    config: RunConfig,
+}
+
+/// Runs every group's engine at once, then the switches, and merges their reports into one, as
+/// if one run: one `Planned` and one `Finished` event for the whole. Also returns the usage error
+/// of a provider that refused its key, if one did.
 async fn run_groups<P: Provider>(
+    settings: &Settings,
+    store: &Arc<Store>,
     runs: Vec<(String, Engine<P>, Prepared)>,
+    switches: Vec<Switch<P>>,
     reporter: &Arc<dyn Reporter>,
     cancel: &Cancel,
 ) -> (RunReport, Option<UsageError>) {
@@ -439,7 +471,8 @@ async fn run_groups<P: Provider>(
         tickers: runs
             .iter()
             .map(|(_, _, p)| p.plans.len() + p.failed.len())
-            .sum(),
+            .sum::<usize>()
+            + switches.iter().map(|s| s.tickers.len()).sum::<usize>(),
         requests: runs.iter().map(|(_, _, p)| p.requests()).sum(),
         up_to_date: runs
             .iter()
@@ -455,6 +488,35 @@ async fn run_groups<P: Provider>(
         }
     }))
     .await;
+    let mut reports = reports;
+    for s in switches {
+        let name = s.provider.name().to_owned();
+        let tickers = s.tickers.clone();
+        let inner = inner.clone();
+        let report = provenance::switch(
+            settings,
+            store,
+            s.provider,
+            s.tickers,
+            s.config,
+            inner,
+            cancel.clone(),
+        )
+        .await
+        .unwrap_or_else(|e| {
+            let tickers = tickers
+                .into_iter()
+                .map(|t| {
+                    let mut r = TickerReport::new(t, Status::Failed);
+                    r.error = Some(format!("{e:#}"));
+                    r.failure = Some("store");
+                    r
+                })
+                .collect();
+            RunReport::new(tickers, Duration::ZERO, Duration::ZERO, false)
+        });
+        reports.push((name, Duration::ZERO, report));
+    }
     let refused = reports.iter().find_map(|(name, _, r)| {
         ProviderKind::parse(name).and_then(|k| providers::refused_key(k, r))
     });

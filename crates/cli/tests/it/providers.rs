@@ -21,20 +21,23 @@ fn keyed() -> SimConfig {
     }
 }
 
-/// A 5-session run of `tickers` through `provider`, unpaced, at [`NOW`].
-fn run_args<'a>(provider: &'a str, tickers: &'a str) -> [&'a str; 10] {
+/// A run of `tickers` through `provider`, unpaced, at [`NOW`].
+fn base_args<'a>(provider: &'a str, tickers: &'a str) -> [&'a str; 8] {
     [
         "--provider",
         provider,
         "--tickers",
         tickers,
-        "--days",
-        "5",
         "--rate",
         "0",
         "--now",
         NOW,
     ]
+}
+
+/// A 5-session run of `tickers` through `provider`, unpaced, at [`NOW`].
+fn run_args<'a>(provider: &'a str, tickers: &'a str) -> Vec<&'a str> {
+    [&base_args(provider, tickers)[..], &["--days", "5"]].concat()
 }
 
 /// Asserts stderr holds `text`.
@@ -236,4 +239,87 @@ async fn sim_with_a_provider_prints_a_url_that_serves_that_api() {
             describe(&yahoo)
         );
     }
+}
+
+/// A series remembers its provider: another provider is refused for it (the run says how to
+/// switch), and `--switch-provider` replaces its whole stored history, not only the new window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_never_mixes_providers_and_a_switch_replaces_its_history() {
+    let env = Env::start_at(NOW, SimConfig::default()).await;
+    let key = [("TIINGO_API_KEY", "k")];
+    let end = "2025-05-30";
+    let out = env
+        .run(
+            &[
+                &base_args("yahoo", "MSFT,AAPL")[..],
+                &["--days", "30", "--end", end],
+            ]
+            .concat(),
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let providers = |out: &std::process::Output| -> Vec<String> {
+        crate::harness::stdout_json(out)["tickers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["provider"].as_str().unwrap_or("null").to_owned())
+            .collect()
+    };
+    let check = ["check", "--json", "--now", NOW];
+    assert_eq!(providers(&env.run(&check).await), ["yahoo", "yahoo"]);
+    let yahoo_requests = env.sim.stats().requests_total;
+
+    let tiingo = [
+        &base_args("tiingo", "MSFT,AAPL")[..],
+        &["--days", "10", "--end", end],
+    ]
+    .concat();
+    let out = env
+        .run_with(&[&tiingo[..], &["--json"]].concat(), &key)
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let doc = crate::harness::stdout_json(&out);
+    for t in doc["tickers"].as_array().unwrap() {
+        assert_eq!(t["failure"], "provider", "{t}");
+        let e = t["error"].as_str().unwrap();
+        assert!(
+            e.contains("stored from yahoo") && e.contains("--switch-provider"),
+            "{e}"
+        );
+    }
+    assert_eq!(
+        env.sim.stats().requests_total,
+        yahoo_requests,
+        "nothing sent"
+    );
+    assert_eq!(providers(&env.run(&check).await), ["yahoo", "yahoo"]);
+
+    let out = env
+        .run_with(
+            &[&tiingo[..], &["--switch-provider", "--json"]].concat(),
+            &key,
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    for t in crate::harness::stdout_json(&out)["tickers"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(
+            t["warnings"][0], "switched to tiingo: the stored history was replaced by tiingo's",
+            "{t}"
+        );
+        assert_eq!(t["rows"], 30, "the whole stored span is fetched again: {t}");
+    }
+    assert_eq!(providers(&env.run(&check).await), ["tiingo", "tiingo"]);
+    // The whole 30-session history is tiingo's now, equal to the market: nothing was cut to the
+    // 10 sessions asked, nothing duplicated.
+    let tickers = ["MSFT".to_owned(), "AAPL".to_owned()];
+    env.assert_store_matches(&tickers, 30, end.parse().unwrap());
+    // And a rerun through tiingo asks nothing.
+    let before = env.sim.stats().requests_total;
+    let out = env.run_with(&tiingo, &key).await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(env.sim.stats().requests_total, before);
 }
