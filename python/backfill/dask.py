@@ -64,6 +64,8 @@ def _key(batch: list[str], run_id: str, index: int) -> str:
 def _reachable_host(client: Any) -> str:
     """This machine's address as the scheduler's network sees it (loopback for a local cluster)."""
     address = client.scheduler.address  # e.g. tcp://10.0.0.5:8786
+    if address.startswith("inproc://"):  # a cluster of threads in this process
+        return "127.0.0.1"
     host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
     if host in ("127.0.0.1", "localhost", "::1"):
         return "127.0.0.1"

@@ -137,3 +137,17 @@ def test_bad_input_raises_on_the_client_before_anything_is_submitted(tmp_path, o
     with pytest.raises(ValueError) as e:
         backfill.dask.run(NoCluster(), tickers, store=tmp_path, yahoo_url="http://127.0.0.1:9", now=NOW, **options)
     assert message in str(e.value), str(e.value)
+
+
+def test_a_cluster_of_threads_in_this_process_shares_the_rate_too(tmp_path):
+    sim = Sim("--rate", "20", "--retry-after", "1")
+    try:
+        with LocalCluster(n_workers=1, threads_per_worker=3, processes=False, dashboard_address=None) as cluster:
+            with Client(cluster) as c:
+                tickers = portfolio()[:6]
+                report = backfill.dask.run(c, tickers, store=tmp_path, **options(sim, rate=10))
+        assert report["totals"]["saved"] == 6 and report["cluster"]["permits"] == 6
+        assert sim.stats()["per_status"].get("429", 0) == 0
+        assert_store_is_ground_truth(sim, backfill.read(tmp_path), tickers, DAYS)
+    finally:
+        sim.close()
