@@ -161,5 +161,16 @@ def test_the_console_command_is_the_cli():
     assert "numbered 0 to 2" in bad.stderr
 
 
+def test_shards_of_a_plan_are_disjoint_and_complete(sim, tmp_path):
+    tickers = portfolio()
+    parts = [
+        [t["symbol"] for t in backfill.plan(tickers, store=tmp_path, days=5, end=END, now=NOW, yahoo_url=sim.url, shard=f"{i}/3")["tickers"]]
+        for i in range(3)
+    ]
+    assert sorted(s for p in parts for s in p) == sorted(tickers)
+    for i, p in enumerate(parts):
+        assert p and all(backfill.shard_of(s, 3) == i for s in p), (i, p)
+
+
 def test_shard_of_is_the_cli_hash():
     assert [backfill.shard_of(t, 3) for t in ["MSFT", "AAPL", "AIR.PA", "^GSPC", "EURUSD=X", "7203.T"]] == [2, 1, 0, 0, 2, 2]

@@ -156,6 +156,9 @@ impl PermitServer {
                     let accept = async {
                         loop {
                             let Ok((stream, _)) = listener.accept().await else {
+                                // Out of file descriptors, or a connection reset before it was
+                                // accepted: try again shortly rather than spin.
+                                tokio::time::sleep(Duration::from_millis(50)).await;
                                 continue;
                             };
                             let _ = stream.set_nodelay(true);
