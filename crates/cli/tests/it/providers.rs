@@ -1,12 +1,15 @@
-//! `--provider tiingo|alpaca` from outside: keys (missing, refused, never shown), `sim --provider`.
+//! `--provider tiingo|alpaca` from outside: keys (missing, refused, never shown), `sim --provider`,
+//! a series' provider, and the 40-ticker portfolio through each simulator.
 
 use std::io::BufRead;
 use std::path::Path;
 use std::process::Stdio;
 
+use backfill_domain::{Action, ActionKind, Interval, Symbol};
 use backfill_sim::SimConfig;
+use backfill_store::Store;
 
-use crate::harness::{Env, describe, stderr, stdout};
+use crate::harness::{Env, describe, portfolio, stderr, stdout};
 
 const NOW: &str = "2025-06-02T12:00:00Z";
 const TIINGO_KEY: &str = "tiingo-right-0f3c9a7d";
@@ -322,4 +325,109 @@ async fn a_series_never_mixes_providers_and_a_switch_replaces_its_history() {
     let out = env.run_with(&tiingo, &key).await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(env.sim.stats().requests_total, before);
+}
+
+/// The 40-ticker portfolio, 252 sessions, through `provider` (Alpaca in two pages of at most 150
+/// bars per adjustment, so 200 requests: its quota of a minute, no wait): the
+/// store holds exactly the simulator's bars, a rerun sends nothing, and the same market through
+/// Yahoo into another store gives equal bars and actions.
+async fn forty_tickers_through(provider: &str, requests_each: u64) {
+    let env = Env::start_at(
+        NOW,
+        SimConfig {
+            alpaca_page_cap: Some(150),
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let keys = [
+        ("TIINGO_API_KEY", "k"),
+        ("APCA_API_KEY_ID", "i"),
+        ("APCA_API_SECRET_KEY", "s"),
+    ];
+    let tickers = portfolio();
+    let list = tickers.join(",");
+    let end = "2025-05-30";
+    let args = [
+        &base_args(provider, &list)[..],
+        &["--days", "252", "--end", end, "--json"],
+    ]
+    .concat();
+    let out = env.run_with(&args, &keys).await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let doc = crate::harness::stdout_json(&out);
+    assert_eq!(doc["totals"]["saved"], 40, "{doc}");
+    assert_eq!(doc["totals"]["retries"], 0, "{doc}");
+    assert_eq!(doc["totals"]["requests"], 40, "one fetch a ticker: {doc}");
+    assert_eq!(
+        env.sim.stats().requests_total,
+        40 * requests_each,
+        "HTTP requests, every page included"
+    );
+    env.assert_store_matches(&tickers, 252, end.parse().unwrap());
+
+    let before = env.sim.stats().requests_total;
+    let out = env.run_with(&args, &keys).await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_eq!(crate::harness::stdout_json(&out)["totals"]["requests"], 0);
+    assert_eq!(
+        env.sim.stats().requests_total,
+        before,
+        "a rerun sends nothing"
+    );
+
+    let other = env.dir.path().join("via-yahoo");
+    let yahoo = [
+        &base_args("yahoo", &list)[..],
+        &[
+            "--days",
+            "252",
+            "--end",
+            end,
+            "-q",
+            "--store",
+            other.to_str().unwrap(),
+        ],
+    ]
+    .concat();
+    let out = env.run(&yahoo).await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let (mine, yahoos) = (
+        Store::open(env.store_dir()).unwrap(),
+        Store::open(&other).unwrap(),
+    );
+    for t in &tickers {
+        let sym = Symbol::parse(t).unwrap();
+        let bars = mine.read_bars(&sym, Interval::D1, None).unwrap();
+        assert!(bars.len() >= 250, "{t}: {} bars", bars.len());
+        assert_eq!(
+            bars,
+            yahoos.read_bars(&sym, Interval::D1, None).unwrap(),
+            "{t}: {provider} and yahoo stored different bars"
+        );
+        // Capital gains are Yahoo's alone (fund distributions); Tiingo and Alpaca have none.
+        let no_gains = |actions: Vec<Action>| -> Vec<Action> {
+            actions
+                .into_iter()
+                .filter(|x| !matches!(x.kind, ActionKind::CapitalGain { .. }))
+                .collect()
+        };
+        assert_eq!(
+            no_gains(mine.read_actions(&sym).unwrap()),
+            no_gains(yahoos.read_actions(&sym).unwrap()),
+            "{t}: dividends and splits"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_tickers_through_tiingo_equal_the_market_and_yahoo() {
+    // One request a ticker: bars, dividends and splits in one answer.
+    forty_tickers_through("tiingo", 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_tickers_through_alpaca_equal_the_market_and_yahoo() {
+    // Two pages of split-adjusted bars, two of split- and dividend-adjusted, one of actions.
+    forty_tickers_through("alpaca", 5).await;
 }
