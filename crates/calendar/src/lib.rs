@@ -139,8 +139,10 @@ pub struct Session {
     pub early_close: bool,
 }
 
-/// The calendar of one exchange, plus any closures the user added.
-#[derive(Debug, Clone)]
+/// The calendar of one exchange, plus any closures the user added. Two calendars are equal when
+/// they hold the same sessions by construction: same exchange, zone, regular hours and added
+/// closures.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Calendar {
     exchange: Exchange,
     tz: TimeZone,

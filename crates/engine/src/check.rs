@@ -10,7 +10,7 @@
 //! window, so a session that has not happened is never missing. Missing sessions are listed in
 //! full, as ranges of consecutive sessions.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use backfill_calendar::Exchange;
 use backfill_domain::jiff::civil::Date;
@@ -22,8 +22,9 @@ use serde::Serialize;
 use backfill_provider::Window;
 
 use crate::calendar_for;
-use crate::coverage::{Coverage, coverage, earliest, units};
-use crate::plan::{WindowSpec, window_sessions};
+use crate::coverage::{Coverage, coverage, earliest};
+use crate::plan::WindowSpec;
+use crate::sessions::{SessionTables, WindowView};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -141,11 +142,12 @@ impl CheckReport {
 /// # Errors
 /// Only when the store cannot be scanned for damaged files at all.
 pub fn check(store: &Store, input: &CheckInput<'_>) -> Result<CheckReport, StoreError> {
+    let mut tables = SessionTables::for_check(input.interval, input.now);
     let tickers = input
         .tickers
         .iter()
         .map(|s| {
-            check_series(store, input, s).unwrap_or_else(|e| SeriesCheck {
+            check_series_in(store, input, s, &mut tables).unwrap_or_else(|e| SeriesCheck {
                 error: Some(e.to_string()),
                 damaged: store
                     .damaged(s, input.interval)
@@ -239,6 +241,17 @@ pub fn check_series(
     input: &CheckInput<'_>,
     symbol: &Symbol,
 ) -> Result<SeriesCheck, StoreError> {
+    let mut tables = SessionTables::for_check(input.interval, input.now);
+    check_series_in(store, input, symbol, &mut tables)
+}
+
+/// [`check_series`] with session tables shared across series.
+fn check_series_in(
+    store: &Store,
+    input: &CheckInput<'_>,
+    symbol: &Symbol,
+    tables: &mut SessionTables,
+) -> Result<SeriesCheck, StoreError> {
     let meta = store.read_meta(symbol)?;
     let ledger = store.ledger(symbol, input.interval)?;
     let summary = store.summary(symbol, input.interval)?;
@@ -256,15 +269,28 @@ pub fn check_series(
             days: input.default_days,
         },
     });
-    let mut sessions = window_sessions(&calendar, spec, input.now, false);
-    // A session still in progress is not missing yet.
-    sessions.retain(|x| x.close <= input.now);
-    if let Some(ft) = meta.as_ref().and_then(|m| m.first_trade) {
-        let first_trade = ft.to_zoned_datetime(calendar.timezone().clone()).date();
-        sessions.retain(|x| x.date >= first_trade);
-    }
-    let units = units(&calendar, input.interval, &sessions);
-    let stored_dates: BTreeSet<Date> = match (units.first(), units.last()) {
+    let first_trade = meta
+        .as_ref()
+        .and_then(|m| m.first_trade)
+        .map(|ft| ft.to_zoned_datetime(calendar.timezone().clone()).date());
+    // The default window starts at the series' first stored session: a suffix of one table per
+    // calendar (series start on different dates).
+    let (table, from) = match spec {
+        WindowSpec {
+            start: Some(start),
+            end: None,
+            days,
+        } if input.window.is_none() => (
+            tables.since(&calendar, start, days),
+            Some(first_trade.map_or(start, |ft| ft.max(start))),
+        ),
+        _ => (tables.get(&calendar, spec), first_trade),
+    };
+    let WindowView {
+        sessions, units, ..
+    } = table.from_first_trade(from);
+    // Dates of the stored bars, sorted, walked alongside the (sorted, disjoint) units.
+    let mut stored_dates: Vec<Date> = match (units.first(), units.last()) {
         (Some(a), Some(b)) => match TimeRange::new(
             // A week of margin: some providers stamp daily bars at local midnight, and a period's
             // bar at its first session as the provider's calendar has it.
@@ -276,17 +302,22 @@ pub fn check_series(
                 .into_iter()
                 .map(|b| b.date)
                 .collect(),
-            None => BTreeSet::new(),
+            None => Vec::new(),
         },
-        _ => BTreeSet::new(),
+        _ => Vec::new(),
     };
+    stored_dates.sort_unstable();
+    let mut next_date = 0;
     let answered = ledger.answered();
     let earliest = earliest(input.provider_window, input.now);
     let (mut stored, mut missing, mut no_data, mut not_available) = (0, 0, 0, 0);
     let mut flags = Vec::with_capacity(units.len());
     let mut session_states = Vec::with_capacity(units.len());
-    for unit in &units {
-        let state = if stored_dates.range(unit.from..=unit.to).next().is_some() {
+    for unit in units {
+        while stored_dates.get(next_date).is_some_and(|d| *d < unit.from) {
+            next_date += 1;
+        }
+        let state = if stored_dates.get(next_date).is_some_and(|d| *d <= unit.to) {
             stored += 1;
             SessionCoverage::Stored
         } else {

@@ -4,6 +4,8 @@
 //! - [`plan`]: pure gap planning ([`plan::plan_ticker`]) from the exchange calendar, the coverage
 //!   ledger and the provider's window limits; [`prepare`] runs it for a whole portfolio, reading the
 //!   store's ledgers and metadata in one batch.
+//! - [`sessions`]: the window's sessions and units, computed once per calendar for a whole
+//!   portfolio and shared by [`prepare`] and [`check`].
 //! - [`coverage`]: the rule the planner and `check` share: what a unit of a window is (a session,
 //!   a week, a month) and whether it is covered, missing or no longer served.
 //! - [`limits`]: the layers every request passes: a GCRA [`limits::RateLimiter`] shared by all tasks
@@ -23,6 +25,7 @@ mod prepare;
 mod rebase;
 pub mod report;
 mod run;
+pub mod sessions;
 pub mod validate;
 
 pub use events::{Event, Reporter, Silent};

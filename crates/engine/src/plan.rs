@@ -26,7 +26,8 @@ use backfill_domain::{Interval, RangeSet, Symbol, TimeRange};
 use backfill_provider::Window;
 use serde::Serialize;
 
-use crate::coverage::{Coverage, Unit, coverage, earliest, units, wanted_sessions};
+use crate::coverage::{Coverage, Unit, coverage, earliest};
+use crate::sessions::{WindowTable, WindowView};
 
 /// How the requested window of sessions is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,9 +153,26 @@ pub fn plan_ticker(
     window: Window,
     now: Timestamp,
 ) -> TickerPlan {
+    let interval = input.interval;
+    let table = WindowTable::new(input.calendar, interval, spec, now, interval.is_intraday());
+    plan_ticker_in(input, &table, window, now)
+}
+
+/// [`plan_ticker`] with the window's session table already computed: `table` is the window of
+/// `input.calendar` for `input.interval` at `now`, shared by every ticker on that calendar
+/// ([`crate::sessions::SessionTables`]).
+pub fn plan_ticker_in(
+    input: &TickerInput<'_>,
+    table: &WindowTable,
+    window: Window,
+    now: Timestamp,
+) -> TickerPlan {
     let cal = input.calendar;
-    let sessions = wanted_sessions(cal, input.interval, spec, now, input.first_trade);
-    let units = units(cal, input.interval, &sessions);
+    let WindowView {
+        sessions,
+        units,
+        bounds,
+    } = table.from_first_trade(input.first_trade);
     let earliest = earliest(window, now);
     let mut plan = TickerPlan {
         symbol: input.symbol.clone(),
@@ -204,33 +222,22 @@ pub fn plan_ticker(
         ));
     }
 
-    // Maximal runs of consecutive missing units (all of them with `--no-gaps`).
-    let mut run: Vec<Unit> = Vec::new();
-    for (u, c) in units.iter().zip(&state) {
+    // Maximal runs of consecutive missing units (all of them with `--no-gaps`), as indices.
+    let mut run: Vec<usize> = Vec::new();
+    let chunk = |run: &[usize], out: &mut Vec<PlannedRequest>| {
+        chunk_run(run, units, bounds, window.max_span, earliest, now, out);
+    };
+    for (i, c) in state.iter().enumerate() {
         match c {
-            Coverage::Missing => run.push(*u),
+            Coverage::Missing => run.push(i),
             Coverage::Covered if !input.no_gaps => {
-                chunk_run(
-                    cal,
-                    &run,
-                    window.max_span,
-                    earliest,
-                    now,
-                    &mut plan.requests,
-                );
+                chunk(&run, &mut plan.requests);
                 run.clear();
             }
             _ => {}
         }
     }
-    chunk_run(
-        cal,
-        &run,
-        window.max_span,
-        earliest,
-        now,
-        &mut plan.requests,
-    );
+    chunk(&run, &mut plan.requests);
     if !input.zone_known {
         widen_unsure(&mut plan.requests, input.interval);
     }
@@ -268,9 +275,12 @@ pub(crate) fn day_bounds(cal: &Calendar, date: Date) -> (Timestamp, Timestamp) {
     }
 }
 
+/// Splits a run of consecutive missing units (indices into `units`, whose [`day_bounds`] edges
+/// are `bounds`) into requests no wider than `max_span`.
 fn chunk_run(
-    cal: &Calendar,
-    run: &[Unit],
+    run: &[usize],
+    units: &[Unit],
+    bounds: &[(Timestamp, Timestamp)],
     max_span: Option<SignedDuration>,
     earliest: Option<Timestamp>,
     now: Timestamp,
@@ -278,14 +288,14 @@ fn chunk_run(
 ) {
     let mut i = 0;
     while i < run.len() {
-        let mut start = day_bounds(cal, run[i].from).0;
+        let mut start = bounds[run[i]].0;
         if let Some(e) = earliest {
             start = start.max(e);
         }
         let mut j = i;
-        let mut end = day_bounds(cal, run[j].to).1;
+        let mut end = bounds[run[j]].1;
         while j + 1 < run.len() {
-            let next_end = day_bounds(cal, run[j + 1].to).1;
+            let next_end = bounds[run[j + 1]].1;
             if max_span.is_some_and(|m| next_end.duration_since(start) > m) {
                 break;
             }
@@ -300,6 +310,7 @@ fn chunk_run(
         }
         let provisional_from = run[i..=j]
             .iter()
+            .map(|&k| &units[k])
             .find(|s| s.close > now)
             .map(|s| s.open.max(start));
         if let Some(range) = TimeRange::new(start, end) {

@@ -12,8 +12,9 @@ use backfill_domain::{Interval, Symbol, SymbolMeta};
 use backfill_provider::Window;
 use backfill_store::{Store, StoreError};
 
-use crate::plan::{TickerInput, TickerPlan, WindowSpec, plan_ticker};
+use crate::plan::{TickerInput, TickerPlan, WindowSpec, plan_ticker_in};
 use crate::report::{Status, TickerReport};
+use crate::sessions::SessionTables;
 
 /// What [`prepare`] needs besides the store.
 #[derive(Debug, Clone)]
@@ -133,12 +134,13 @@ pub fn calendar_for(
     })
 }
 
-/// Reads every ticker's ledger and metadata and plans them all.
+/// Reads every ticker's ledger and metadata and plans them all, with one session table per calendar.
 ///
 /// A ticker whose stored state cannot be read (a corrupt ledger, say) is reported as failed with
 /// the reason instead of stopping the whole run.
 pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
     let mut out = Prepared::default();
+    let mut tables = SessionTables::for_plan(input.interval, input.now);
     for symbol in input.tickers {
         let state = store
             .read_meta(symbol)
@@ -179,7 +181,8 @@ pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
             no_gaps: input.no_gaps,
             zone_known: found.zone_known,
         };
-        let mut plan = plan_ticker(&ticker, input.spec, input.window, input.now);
+        let table = tables.get(calendar, input.spec);
+        let mut plan = plan_ticker_in(&ticker, &table, input.window, input.now);
         plan.venue = found.venue;
         plan.warnings.extend(found.warning);
         out.plans.push(plan);
