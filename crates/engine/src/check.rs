@@ -26,6 +26,9 @@ use crate::coverage::{Coverage, coverage, earliest};
 use crate::plan::WindowSpec;
 use crate::sessions::{SessionTables, WindowView};
 
+/// Fewest series worth a thread of their own.
+const CHECK_SHARE_MIN: usize = 32;
+
 /// What to check.
 #[derive(Debug, Clone)]
 pub struct CheckInput<'a> {
@@ -138,30 +141,56 @@ impl CheckReport {
 
 /// Checks every ticker of `input` (the caller lists the store's series when it wants them all).
 /// A series that cannot be read is reported with its error; the others are still checked.
+/// Series are checked on as many threads as the machine has cores (each reads and decodes its
+/// own files); the report lists them in the order given.
 ///
 /// # Errors
 /// Only when the store cannot be scanned for damaged files at all.
 pub fn check(store: &Store, input: &CheckInput<'_>) -> Result<CheckReport, StoreError> {
-    let mut tables = SessionTables::for_check(input.interval, input.now);
-    let tickers = input
-        .tickers
-        .iter()
-        .map(|s| {
-            check_series_in(store, input, s, &mut tables).unwrap_or_else(|e| SeriesCheck {
-                error: Some(e.to_string()),
-                damaged: store
-                    .damaged(s, input.interval)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|p| Problem {
-                        path: p.path.display().to_string(),
-                        reason: p.reason,
-                    })
-                    .collect(),
-                ..SeriesCheck::empty(s.clone())
-            })
+    let one = |s: &Symbol, tables: &mut SessionTables| {
+        check_series_in(store, input, s, tables).unwrap_or_else(|e| SeriesCheck {
+            error: Some(e.to_string()),
+            damaged: store
+                .damaged(s, input.interval)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| Problem {
+                    path: p.path.display().to_string(),
+                    reason: p.reason,
+                })
+                .collect(),
+            ..SeriesCheck::empty(s.clone())
         })
-        .collect();
+    };
+    // A thread per core, each with a contiguous share of the series (and its own session
+    // tables: a few calendars, computed once per thread).
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(input.tickers.len().div_ceil(CHECK_SHARE_MIN))
+        .max(1);
+    let share = input.tickers.len().div_ceil(threads).max(1);
+    let tickers: Vec<SeriesCheck> = std::thread::scope(|scope| {
+        let handles: Vec<_> = input
+            .tickers
+            .chunks(share)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut tables = SessionTables::for_check(input.interval, input.now);
+                    chunk
+                        .iter()
+                        .map(|s| one(s, &mut tables))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(checks) => checks,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
     let problems = store
         .problems()?
         .into_iter()
