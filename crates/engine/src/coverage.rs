@@ -184,23 +184,30 @@ pub struct Closures {
     /// The open of the first session without a bar that the answer cannot decide: the symbol has
     /// not traded since (`meta.regular_market_time` is before its close), so the day may be a
     /// closure or trading the provider has not reported yet. The caller records the answer from
-    /// there on as provisional, so a later run asks again and decides.
+    /// there on as provisional, so a later run asks again and decides. Only for sessions closed
+    /// less than [`UNDECIDED_FOR`] before `now`: a symbol silent for longer is suspended, and its
+    /// empty sessions stay answered without a bar (no closure is learned from them).
     pub undecided_from: Option<Timestamp>,
 }
+
+/// How long after its close an empty session the symbol has not traded since stays undecided:
+/// longer than any exchange closure run (a Golden Week is at most 9 calendar days).
+pub const UNDECIDED_FOR: SignedDuration = SignedDuration::from_hours(24 * 14);
 
 /// The closures a daily answer shows, on dates whose holidays the calendar does not know: all of
 /// them for a calendar that learns its closures ([`Calendar::learns_closures`]), those after its
 /// holiday tables end for a built-in one ([`Calendar::holidays_known`]). Such a session whose
 /// date is not in `with_bars` (the dates the answer had a bar for), lying wholly inside one of
 /// the final (not provisional) `answered` ranges and after the symbol's first trade, is closed
-/// when the symbol traded after it (`meta.regular_market_time`), else undecided. Nothing for
-/// other intervals.
+/// when the symbol traded after it (`meta.regular_market_time`), else undecided if it closed
+/// less than [`UNDECIDED_FOR`] before `now`. Nothing for other intervals.
 pub fn closures(
     calendar: &Calendar,
     interval: Interval,
     with_bars: &BTreeSet<Date>,
     answered: &[(TimeRange, bool)],
     meta: &SymbolMeta,
+    now: Timestamp,
 ) -> Closures {
     let unknown = |d: Date| match calendar.holidays_known() {
         _ if calendar.learns_closures() => true,
@@ -226,7 +233,7 @@ pub fn closures(
             }
             if meta.regular_market_time.is_some_and(|t| s.close <= t) {
                 out.closed.push(s.date);
-            } else {
+            } else if now < s.close + UNDECIDED_FOR {
                 out.undecided_from = Some(out.undecided_from.map_or(s.open, |u| u.min(s.open)));
             }
         }
@@ -353,8 +360,10 @@ mod tests {
             regular_market_time: Some(ts("2025-02-10T03:45:00Z")),
             ..SymbolMeta::default()
         };
-        let closed =
-            |answered: &[(TimeRange, bool)], iv| closures(&cal, iv, &bars, answered, &meta).closed;
+        let now = ts("2025-02-10T06:00:00Z");
+        let closed = |answered: &[(TimeRange, bool)], iv| {
+            closures(&cal, iv, &bars, answered, &meta, now).closed
+        };
         assert_eq!(
             closed(&[(range, false)], Interval::D1),
             vec![date(2025, 2, 6)]
@@ -375,7 +384,8 @@ mod tests {
                 Interval::D1,
                 &BTreeSet::new(),
                 &[(range, false)],
-                &young
+                &young,
+                now
             )
             .closed
             .iter()
@@ -387,9 +397,27 @@ mod tests {
             ..meta.clone()
         };
         let bars_to_5th: BTreeSet<Date> = bars.range(..date(2025, 2, 6)).copied().collect();
-        let c = closures(&cal, Interval::D1, &bars_to_5th, &[(range, false)], &quiet);
+        let c = closures(
+            &cal,
+            Interval::D1,
+            &bars_to_5th,
+            &[(range, false)],
+            &quiet,
+            now,
+        );
         assert!(c.closed.is_empty(), "{c:?}");
         assert_eq!(c.undecided_from, Some(ts("2025-02-05T21:00:00Z")));
+        // Silent for longer than any closure lasts: a suspension, left answered without a bar.
+        let weeks_later = ts("2025-02-22T00:00:00Z");
+        let c = closures(
+            &cal,
+            Interval::D1,
+            &bars_to_5th,
+            &[(range, false)],
+            &quiet,
+            weeks_later,
+        );
+        assert_eq!(c, Closures::default());
         let built_in = Calendar::new(Exchange::Xnys);
         assert_eq!(
             closures(
@@ -397,7 +425,8 @@ mod tests {
                 Interval::D1,
                 &BTreeSet::new(),
                 &[(range, false)],
-                &meta
+                &meta,
+                now
             ),
             Closures::default()
         );
@@ -444,7 +473,15 @@ mod tests {
                 .map(|s| s.date)
                 .filter(|d| *d != empty)
                 .collect();
-            let closed = closures(&cal, Interval::D1, &bars, &[(range, false)], &meta).closed;
+            let closed = closures(
+                &cal,
+                Interval::D1,
+                &bars,
+                &[(range, false)],
+                &meta,
+                meta.regular_market_time.unwrap(),
+            )
+            .closed;
             if from.year() == 2027 {
                 assert_eq!(closed, vec![empty]);
             } else {

@@ -706,6 +706,7 @@ async fn commit<P: Provider>(
     let symbol = plan.symbol.clone();
     let interval = plan.interval;
     let learning = plan.venue.clone().map(|v| (v, plan.calendar.clone()));
+    let now = plan.now;
     let write_meta = last_meta.as_ref() != Some(&batch.meta);
     *last_meta = Some(batch.meta.clone());
     let task =
@@ -720,7 +721,7 @@ async fn commit<P: Provider>(
                 .collect();
             let mut coverage = batch.coverage;
             if let Some((venue, calendar)) = &learning {
-                let found = closures(calendar, interval, &with_bars, &coverage, &batch.meta);
+                let found = closures(calendar, interval, &with_bars, &coverage, &batch.meta, now);
                 if !found.closed.is_empty() {
                     store.record_closures(venue, &found.closed)?;
                 }
