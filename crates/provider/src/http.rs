@@ -7,6 +7,32 @@ use reqwest::header;
 
 use crate::{ErrorKind, ProviderError};
 
+/// The HTTP client builder every provider starts from: rustls on ring (installed once per
+/// process), `user_agent`, `headers` on every request, the three timeouts (to connect, between
+/// reads, for the whole request), a keep-alive pool whose idle connections close after a minute,
+/// `TCP_NODELAY` and gzip. A provider adds what is its own (Yahoo: cookies, pool size) and builds.
+pub(crate) fn client_builder(
+    user_agent: &str,
+    headers: header::HeaderMap,
+    connect: Duration,
+    read: Duration,
+    request: Duration,
+) -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(user_agent)
+        .default_headers(headers)
+        .connect_timeout(connect)
+        .read_timeout(read)
+        .timeout(request)
+        .pool_idle_timeout(Duration::from_mins(1))
+        .tcp_nodelay(true)
+        .gzip(true)
+}
+
+/// Our `User-Agent` for providers with an API (Tiingo, Alpaca).
+pub(crate) const USER_AGENT: &str = concat!("backfill/", env!("CARGO_PKG_VERSION"));
+
 /// A response read to the end.
 pub(crate) struct Raw {
     pub status: u16,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use backfill_sim::SimConfig;
 
-use crate::harness::{Env, describe, portfolio, stdout_json};
+use crate::harness::{Env, describe, portfolio, session_dates, stdout_json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_counts_missing_sessions_against_the_calendar() {
@@ -187,26 +187,8 @@ async fn ctrl_c_saves_what_was_done_exits_130_and_the_rerun_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_prints_json_with_utc_instants() {
     let env = Env::start(SimConfig::default()).await;
-    let out = env
-        .run(&[
-            "sessions",
-            "--exchange",
-            "XNYS",
-            "--from",
-            "2024-11-25",
-            "--to",
-            "2024-11-29",
-            "--json",
-        ])
-        .await;
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let v = stdout_json(&out);
-    let days: Vec<&str> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["date"].as_str().unwrap())
-        .collect();
+    let v = env.sessions("XNYS", "2024-11-25", "2024-11-29").await;
+    let days = session_dates(&v);
     assert_eq!(
         days,
         ["2024-11-25", "2024-11-26", "2024-11-27", "2024-11-29"],
@@ -234,26 +216,8 @@ async fn sessions_prints_json_with_utc_instants() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_of_hong_kong_show_the_lunch_break_and_lunar_new_year() {
     let env = Env::start(SimConfig::default()).await;
-    let out = env
-        .run(&[
-            "sessions",
-            "--exchange",
-            "XHKG",
-            "--from",
-            "2024-02-08",
-            "--to",
-            "2024-02-15",
-            "--json",
-        ])
-        .await;
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let v = stdout_json(&out);
-    let days: Vec<&str> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["date"].as_str().unwrap())
-        .collect();
+    let v = env.sessions("XHKG", "2024-02-08", "2024-02-15").await;
+    let days = session_dates(&v);
     assert_eq!(
         days,
         ["2024-02-08", "2024-02-09", "2024-02-14", "2024-02-15"],

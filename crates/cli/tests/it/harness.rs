@@ -85,6 +85,24 @@ impl Env {
             .unwrap()
     }
 
+    /// `backfill sessions --exchange EX --from A --to B --json`, which must succeed: the JSON list.
+    pub async fn sessions(&self, exchange: &str, from: &str, to: &str) -> serde_json::Value {
+        let out = self
+            .run(&[
+                "sessions",
+                "--exchange",
+                exchange,
+                "--from",
+                from,
+                "--to",
+                to,
+                "--json",
+            ])
+            .await;
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        stdout_json(&out)
+    }
+
     /// Asserts the store holds exactly the simulator's bars for each ticker's window of `days`
     /// sessions ending at `end`: none missing, none duplicated, values equal.
     pub fn assert_store_matches(&self, tickers: &[String], days: usize, end: Date) {
@@ -134,6 +152,15 @@ pub fn window_range(symbol: &Symbol, days: usize, end: Date) -> TimeRange {
     TimeRange::new(start, stop).unwrap()
 }
 
+/// The `date` of every session of a `sessions --json` list.
+pub fn session_dates(list: &serde_json::Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["date"].as_str().unwrap())
+        .collect()
+}
+
 pub fn stdout_json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -150,6 +177,15 @@ pub fn stdout(out: &Output) -> String {
 
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts stderr holds `text`.
+pub fn assert_says(out: &Output, text: &str) {
+    assert!(
+        stderr(out).contains(text),
+        "expected `{text}` on stderr\n{}",
+        describe(out)
+    );
 }
 
 pub fn describe(out: &Output) -> String {

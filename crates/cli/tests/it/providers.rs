@@ -9,7 +9,7 @@ use backfill_domain::{Action, ActionKind, Interval, Symbol};
 use backfill_sim::SimConfig;
 use backfill_store::Store;
 
-use crate::harness::{Env, describe, portfolio, stderr, stdout};
+use crate::harness::{Env, assert_says, describe, portfolio, stderr, stdout};
 
 const NOW: &str = "2025-06-02T12:00:00Z";
 const TIINGO_KEY: &str = "tiingo-right-0f3c9a7d";
@@ -41,15 +41,6 @@ fn base_args<'a>(provider: &'a str, tickers: &'a str) -> [&'a str; 8] {
 /// A 5-session run of `tickers` through `provider`, unpaced, at [`NOW`].
 fn run_args<'a>(provider: &'a str, tickers: &'a str) -> Vec<&'a str> {
     [&base_args(provider, tickers)[..], &["--days", "5"]].concat()
-}
-
-/// Asserts stderr holds `text`.
-fn assert_says(out: &std::process::Output, text: &str) {
-    assert!(
-        stderr(out).contains(text),
-        "expected `{text}`\n{}",
-        describe(out)
-    );
 }
 
 /// Every file under `root`, as text where it is text.

@@ -7,25 +7,9 @@ use std::time::SystemTime;
 
 use backfill_sim::SimConfig;
 
-use crate::harness::{Env, describe, stdout_json};
+use crate::harness::{Env, assert_says, describe, stderr, stdout, stdout_json};
 
 const NOW: &str = "2024-12-02T08:00:00Z";
-
-async fn env_at(now: &str, config: SimConfig) -> Env {
-    Env::start(SimConfig {
-        now: Some(now.parse().unwrap()),
-        ..config
-    })
-    .await
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// Every file and directory under `root` with its size and modification time.
 fn tree(root: &Path) -> BTreeMap<String, (u64, SystemTime)> {
@@ -64,7 +48,7 @@ fn set_read_only(root: &Path, read_only: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_path_with_a_typo_is_an_error_and_nothing_is_created() {
-    let env = env_at(NOW, SimConfig::default()).await;
+    let env = Env::start_at(NOW, SimConfig::default()).await;
     let typo = env.dir.path().join("doesnotexist");
     let out = env
         .run(&[
@@ -77,12 +61,8 @@ async fn a_store_path_with_a_typo_is_an_error_and_nothing_is_created() {
         ])
         .await;
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("does not exist"),
-        "{}",
-        describe(&out)
-    );
-    assert!(stderr(&out).contains("hint:"), "{}", describe(&out));
+    assert_says(&out, "does not exist");
+    assert_says(&out, "hint:");
     assert!(!typo.exists(), "check created the store");
     let out = env
         .run(&[
@@ -96,17 +76,13 @@ async fn a_store_path_with_a_typo_is_an_error_and_nothing_is_created() {
         ])
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("does not exist yet"),
-        "{}",
-        describe(&out)
-    );
+    assert_says(&out, "does not exist yet");
     assert!(!typo.exists(), "plan created the store");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hole_between_two_runs_is_listed_as_a_range_and_the_window_is_stated() {
-    let env = env_at(NOW, SimConfig::default()).await;
+    let env = Env::start_at(NOW, SimConfig::default()).await;
     let fetch = ["--rate", "0", "--now", NOW, "-q"];
     let first = [
         &[
@@ -162,12 +138,12 @@ async fn a_hole_between_two_runs_is_listed_as_a_range_and_the_window_is_stated()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dates_in_the_future_are_refused_or_clipped_and_never_missing() {
-    let env = env_at(NOW, SimConfig::default()).await;
+    let env = Env::start_at(NOW, SimConfig::default()).await;
     let out = env
         .run(&["--tickers", "MSFT", "--start", "2030-01-01", "--now", NOW])
         .await;
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(stderr(&out).contains("in the future"), "{}", describe(&out));
+    assert_says(&out, "in the future");
 
     let out = env
         .run(&[
@@ -185,11 +161,7 @@ async fn dates_in_the_future_are_refused_or_clipped_and_never_missing() {
         ])
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(
-        stderr(&out).contains("is in the future"),
-        "{}",
-        describe(&out)
-    );
+    assert_says(&out, "is in the future");
     let t = &stdout_json(&out)["tickers"][0];
     assert_eq!(
         t["last"], "2024-11-29",
@@ -219,7 +191,7 @@ async fn dates_in_the_future_are_refused_or_clipped_and_never_missing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_tickers_are_grouped_with_one_hint_and_totals_add_up() {
     // One request per 1,000 s: after the first, every request is throttled; no retries.
-    let env = env_at(
+    let env = Env::start_at(
         NOW,
         SimConfig {
             rate: Some(0.001),
@@ -338,18 +310,10 @@ async fn near_misses_get_a_suggestion_and_negative_numbers_a_sentence() {
     let env = Env::start(SimConfig::default()).await;
     let out = env.run(&["--tickers", "MSFT", "--interval", "1D"]).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("did you mean `1d`?"),
-        "{}",
-        describe(&out)
-    );
+    assert_says(&out, "did you mean `1d`?");
     let out = env.run(&["--tickers", "MSFT", "--days", "-5"]).await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("`-5` is negative"),
-        "{}",
-        describe(&out)
-    );
+    assert_says(&out, "`-5` is negative");
     let out = env.run(&["--yahoo-url", "127.0.0.1:8080"]).await;
     assert_eq!(
         out.status.code(),
@@ -364,7 +328,7 @@ async fn near_misses_get_a_suggestion_and_negative_numbers_a_sentence() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminal_conventions() {
-    let env = env_at(NOW, SimConfig::default()).await;
+    let env = Env::start_at(NOW, SimConfig::default()).await;
     let args = [
         "--tickers",
         "MSFT,ZZNOPE",
@@ -415,7 +379,7 @@ async fn terminal_conventions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_and_plan_work_on_a_read_only_store_and_change_nothing() {
-    let env = env_at(NOW, SimConfig::default()).await;
+    let env = Env::start_at(NOW, SimConfig::default()).await;
     let out = env
         .run(&[
             "--tickers",

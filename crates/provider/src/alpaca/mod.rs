@@ -117,7 +117,6 @@ impl AlpacaProvider {
     /// [`ProviderError::MissingKey`] when either key is empty, [`ProviderError::BadKey`] when one
     /// cannot be a header, [`ProviderError::BadBaseUrl`], [`ProviderError::Client`].
     pub fn new(config: AlpacaConfig) -> Result<AlpacaProvider, ProviderError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         if config.key_id.is_empty() || config.secret.is_empty() {
             return Err(ProviderError::MissingKey {
                 provider: "alpaca",
@@ -136,17 +135,15 @@ impl AlpacaProvider {
         let mut headers = HeaderMap::new();
         headers.insert("APCA-API-KEY-ID", header(&config.key_id)?);
         headers.insert("APCA-API-SECRET-KEY", header(&config.secret)?);
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("backfill/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
-            .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_mins(1))
-            .tcp_nodelay(true)
-            .gzip(true)
-            .build()
-            .map_err(|source| ProviderError::Client { source })?;
+        let client = crate::http::client_builder(
+            crate::http::USER_AGENT,
+            headers,
+            config.connect_timeout,
+            config.read_timeout,
+            config.request_timeout,
+        )
+        .build()
+        .map_err(|source| ProviderError::Client { source })?;
         Ok(AlpacaProvider {
             inner: Arc::new(Inner {
                 config,

@@ -94,7 +94,6 @@ impl TiingoProvider {
     /// [`ProviderError::MissingKey`] when the key is empty, [`ProviderError::BadBaseUrl`] when the
     /// base is not an absolute http(s) URL, [`ProviderError::Client`] when the client cannot be built.
     pub fn new(config: TiingoConfig) -> Result<TiingoProvider, ProviderError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         if config.key.is_empty() {
             return Err(ProviderError::MissingKey {
                 provider: "tiingo",
@@ -116,17 +115,15 @@ impl TiingoProvider {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("backfill/", env!("CARGO_PKG_VERSION")))
-            .default_headers(headers)
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
-            .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_mins(1))
-            .tcp_nodelay(true)
-            .gzip(true)
-            .build()
-            .map_err(|source| ProviderError::Client { source })?;
+        let client = crate::http::client_builder(
+            crate::http::USER_AGENT,
+            headers,
+            config.connect_timeout,
+            config.read_timeout,
+            config.request_timeout,
+        )
+        .build()
+        .map_err(|source| ProviderError::Client { source })?;
         Ok(TiingoProvider {
             inner: Arc::new(Inner {
                 config,

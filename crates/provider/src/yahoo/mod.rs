@@ -144,20 +144,18 @@ impl YahooProvider {
             header::ACCEPT_LANGUAGE,
             HeaderValue::from_static(ACCEPT_LANGUAGE),
         );
-        let client = reqwest::Client::builder()
-            .user_agent(config.user_agent.clone())
-            .default_headers(headers)
-            .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
-            .timeout(config.request_timeout)
-            .pool_max_idle_per_host(config.pool_max_idle_per_host)
-            .pool_idle_timeout(Duration::from_mins(1))
-            .tcp_keepalive(Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .gzip(true)
-            .cookie_store(true)
-            .build()
-            .map_err(|source| ProviderError::Client { source })?;
+        let client = crate::http::client_builder(
+            &config.user_agent,
+            headers,
+            config.connect_timeout,
+            config.read_timeout,
+            config.request_timeout,
+        )
+        .pool_max_idle_per_host(config.pool_max_idle_per_host)
+        .tcp_keepalive(Duration::from_secs(30))
+        .cookie_store(true)
+        .build()
+        .map_err(|source| ProviderError::Client { source })?;
         Ok(YahooProvider {
             inner: Arc::new(Inner {
                 config,

@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use backfill_domain::{ActionKind, Interval, Symbol, TimeRange};
+use backfill_domain::{ActionKind, Interval};
+use backfill_provider::ErrorKind;
 use backfill_provider::alpaca::{
     CorporateAction, RawBar, build_answer, classify, parse_actions, parse_bars,
 };
-use backfill_provider::{ErrorKind, FetchRequest};
 use jiff::civil::date;
 
-use crate::at;
+use crate::{at, request};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
@@ -17,14 +17,6 @@ fn fixture(name: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {path}: {e}"))
-}
-
-fn request(symbol: &str, interval: Interval, from: &str, to: &str) -> FetchRequest {
-    FetchRequest::new(
-        Symbol::parse(symbol).unwrap(),
-        interval,
-        TimeRange::new(at(from), at(to)).unwrap(),
-    )
 }
 
 fn ohlcv(b: &RawBar) -> (f64, f64, f64, f64, f64) {

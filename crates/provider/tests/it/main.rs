@@ -28,6 +28,35 @@ pub fn at(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
+/// `symbol` at `interval` over `[from, to)`, RFC 3339 instants.
+pub fn request(symbol: &str, interval: Interval, from: &str, to: &str) -> FetchRequest {
+    FetchRequest::new(
+        Symbol::parse(symbol).unwrap(),
+        interval,
+        TimeRange::new(at(from), at(to)).unwrap(),
+    )
+}
+
+/// A symbol the simulator does not know, over a year of daily bars.
+pub fn unknown_request() -> FetchRequest {
+    request(
+        "ZZTOP",
+        Interval::D1,
+        "2024-01-01T00:00:00Z",
+        "2025-01-01T00:00:00Z",
+    )
+}
+
+/// AAPL over the weekend of 2024-01-06: Monday's daily bar starts at 14:30Z, after the end.
+pub fn weekend_request() -> FetchRequest {
+    request(
+        "AAPL",
+        Interval::D1,
+        "2024-01-06T00:00:00Z",
+        "2024-01-08T00:00:00Z",
+    )
+}
+
 pub fn req(symbol: &str, interval: Interval, start: i64, end: i64) -> FetchRequest {
     FetchRequest::new(
         Symbol::parse(symbol).unwrap(),

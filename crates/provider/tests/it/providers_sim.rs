@@ -12,30 +12,8 @@ use backfill_provider::{ErrorKind, FetchRequest, Provider, Secret};
 use backfill_sim::{Market, SimConfig, SimServer};
 use jiff::Timestamp;
 
-use crate::at;
-use crate::sim::FORTY;
-
-const NOW: &str = "2025-06-02T12:00:00Z";
-
-fn request(s: &str, interval: Interval, a: &str, b: &str) -> FetchRequest {
-    FetchRequest::new(
-        Symbol::parse(s).unwrap(),
-        interval,
-        TimeRange::new(at(a), at(b)).unwrap(),
-    )
-}
-
-async fn sim(config: SimConfig) -> SimServer {
-    SimServer::start(
-        SimConfig {
-            now: Some(at(NOW)),
-            ..config
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .unwrap()
-}
+use crate::sim::{FORTY, sim};
+use crate::{at, request, unknown_request, weekend_request};
 
 fn tiingo(server: &SimServer, key: &str) -> TiingoProvider {
     TiingoProvider::new(TiingoConfig {
@@ -156,20 +134,10 @@ impl Truth for DailyTruth {
         self.known.clone()
     }
     fn empty(&self) -> Vec<FetchRequest> {
-        vec![request(
-            "AAPL",
-            Interval::D1,
-            "2024-01-06T00:00:00Z",
-            "2024-01-08T00:00:00Z",
-        )]
+        vec![weekend_request()]
     }
     fn unknown(&self) -> Vec<FetchRequest> {
-        vec![request(
-            "ZZTOP",
-            Interval::D1,
-            "2024-01-01T00:00:00Z",
-            "2025-01-01T00:00:00Z",
-        )]
+        vec![unknown_request()]
     }
     fn bars(&self, req: &FetchRequest) -> Vec<Bar> {
         self.market

@@ -13,19 +13,17 @@ use backfill_provider::{Answer, FetchError, FetchRequest, Provider};
 use backfill_sim::{Market, SimConfig, SimServer};
 use jiff::Timestamp;
 
-use crate::at;
+use crate::{at, request, unknown_request, weekend_request};
 
-const NOW: &str = "2025-06-02T12:00:00Z";
+/// The simulators' fixed clock in these tests.
+pub const NOW: &str = "2025-06-02T12:00:00Z";
 
 fn sym(s: &str) -> Symbol {
     Symbol::parse(s).unwrap()
 }
 
-fn request(s: &str, interval: Interval, a: &str, b: &str) -> FetchRequest {
-    FetchRequest::new(sym(s), interval, TimeRange::new(at(a), at(b)).unwrap())
-}
-
-async fn sim(config: SimConfig) -> SimServer {
+/// A simulator on loopback with its clock at [`NOW`].
+pub async fn sim(config: SimConfig) -> SimServer {
     SimServer::start(
         SimConfig {
             now: Some(at(NOW)),
@@ -126,13 +124,7 @@ impl Truth for SimTruth<'_> {
     }
     fn empty(&self) -> Vec<FetchRequest> {
         vec![
-            // Saturday and Sunday: the Monday bar starts at 14:30Z, after the end.
-            request(
-                "AAPL",
-                Interval::D1,
-                "2024-01-06T00:00:00Z",
-                "2024-01-08T00:00:00Z",
-            ),
+            weekend_request(),
             request(
                 "AIR.PA",
                 Interval::M1,
@@ -142,12 +134,7 @@ impl Truth for SimTruth<'_> {
         ]
     }
     fn unknown(&self) -> Vec<FetchRequest> {
-        vec![request(
-            "ZZTOP",
-            Interval::D1,
-            "2024-01-01T00:00:00Z",
-            "2025-01-01T00:00:00Z",
-        )]
+        vec![unknown_request()]
     }
     fn bars(&self, req: &FetchRequest) -> Vec<Bar> {
         self.market
