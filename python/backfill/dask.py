@@ -7,9 +7,10 @@ object storage: ``s3://…``, ``gs://…``, ``az://…``). Task keys name their 
 dashboard shows the progress.
 
 The cluster as a whole sends at most ``rate`` requests per second: the client starts a small rate
-service (a token bucket, in the native module, on a background thread) and every task asks it for
-a send instant before each request; a 429 seen by any task pauses every task for the wait the
-provider asked for. A task that fails, or whose worker dies, is run again: commits are
+service (in the native module, on a background thread) holding the engine's own rate limiter for
+the whole cluster; every task takes a turn from it before each request and reports each answer,
+so a 429 seen by any task pauses every task for the wait the provider asked for, and the shared
+rate adapts to the provider's real limit as one process's does. A task that fails, or whose worker dies, is run again: commits are
 idempotent, and the rerun plans only what its batch still misses.
 """
 
@@ -108,12 +109,12 @@ def run(
     task_retries: int = 3,
 ) -> dict[str, Any]:
     """Backfill ``tickers`` on the cluster of ``client`` (a ``distributed.Client``) and return
-    the merged report, in the form of :func:`backfill.run`'s, with a ``cluster`` entry (tasks,
-    the shared rate, permits handed out, and 429 pauses).
+    the merged report, in the form of :func:`backfill.run`'s, with a ``cluster`` entry: ``tasks``,
+    the shared ``rate``, and with a rate, ``permits`` (turns handed out), ``throttled`` (429s
+    reported), ``cuts`` (congestion events) and ``final_rate`` (the shared pacing rate at the end).
 
     Takes :func:`backfill.run`'s options; ``rate`` (default 2, or the config file's) is shared by
-    the whole cluster and must be a number (``"auto"`` is refused: one probing limiter cannot be
-    shared). ``workers`` is the requests in flight per task. ``batches`` is the number of tasks
+    the whole cluster and must be a number (``"auto"`` is refused). ``workers`` is the requests in flight per task. ``batches`` is the number of tasks
     (default: two per worker thread, at most one per ticker); ``task_retries`` how often Dask
     reruns a failed task. Every option is checked on the client, before anything is submitted:
     bad input raises ``ValueError``. The store must be reachable from the client and every
@@ -151,9 +152,7 @@ def run(
     for t in order:
         weights.setdefault(t, 1.0)
     if not weights:
-        return _merge([], order, time.monotonic() - started) | {
-            "cluster": {"tasks": 0, "rate": shared_rate, "permits": 0, "pauses": 0}
-        }
+        return _merge([], order, time.monotonic() - started) | {"cluster": {"tasks": 0, "rate": shared_rate}}
     # An up-to-date ticker costs a plan, not a request: a small weight spreads them too.
     weights = {t: (w if w > 0 else 0.05) for t, w in weights.items()}
     if batches is None:
@@ -186,7 +185,7 @@ def run(
             client.cancel(futures)
             raise
     finally:
-        stats = service.stats() if service is not None else {"permits": 0, "pauses": 0}
+        stats = service.stats() if service is not None else {}
         if service is not None:
             service.close()
     merged = _merge(reports, order, time.monotonic() - started)

@@ -105,11 +105,26 @@ def test_with_the_simulator_limit_equal_to_rate_the_cluster_gets_no_429(client, 
             named = [n for n in shown.group(1).split(",") if not n.startswith("+")]
             assert set(named) <= set(tickers), key
         assert stats["per_status"].get("429", 0) == 0, stats["per_status"]
-        assert report["totals"]["retries"] == 0 and report["cluster"]["pauses"] == 0
+        assert report["totals"]["retries"] == 0 and report["cluster"]["throttled"] == 0
         assert report["cluster"]["permits"] == stats["requests_total"] == 30
         assert report["totals"]["saved"] == 30
         # The limit is shared, not one per task: 30 requests at 5/s take at least 29/5 s.
         assert report["totals"]["elapsed_secs"] >= 29 / rate
+        assert_store_is_ground_truth(sim, backfill.read(tmp_path), tickers, DAYS)
+    finally:
+        sim.close()
+
+
+def test_a_rate_twice_the_servers_is_cut_to_it_for_the_whole_cluster(client, tmp_path):
+    sim = Sim("--latency-ms", "20", "--rate", "5", "--retry-after", "1")
+    try:
+        tickers = portfolio()[:30]
+        report = backfill.dask.run(client, tickers, store=tmp_path, **options(sim, rate=10))
+        throttled = sim.stats()["per_status"].get("429", 0)
+        cluster = report["cluster"]
+        assert report["totals"]["saved"] == 30, report["totals"]
+        assert 1 <= cluster["cuts"] and cluster["throttled"] == throttled <= 6, (cluster, throttled)
+        assert cluster["final_rate"] < 5, cluster
         assert_store_is_ground_truth(sim, backfill.read(tmp_path), tickers, DAYS)
     finally:
         sim.close()

@@ -252,7 +252,8 @@ impl PermitService {
         self.address.clone()
     }
 
-    /// `{"permits": …, "pauses": …}`: send instants handed out, and 429s reported.
+    /// `{"permits": …, "throttled": …, "cuts": …, "final_rate": …}`: turns handed out, 429s
+    /// reported, cuts of the shared rate, and the shared pacing rate now (requests per second).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = self
             .server
@@ -261,7 +262,9 @@ impl PermitService {
             .stats();
         let d = PyDict::new(py);
         d.set_item("permits", s.permits)?;
-        d.set_item("pauses", s.pauses)?;
+        d.set_item("throttled", s.throttled)?;
+        d.set_item("cuts", s.cuts)?;
+        d.set_item("final_rate", s.rate)?;
         Ok(d)
     }
 

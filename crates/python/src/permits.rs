@@ -2,29 +2,35 @@
 //!
 //! The driver of a distributed run starts a [`PermitServer`]; every task's engine reaches it
 //! through [`ClusterPaced`], a provider wrapper whose pacer takes a turn from the server
-//! immediately before each HTTP request (after the engine's own limiter). Turns are handed out one
-//! at a time, in order of asking: the holder waits until `1 / (rate × PACING_HEADROOM)` after the
-//! previous request was *sent*, sends, and says so. Spacing is measured from the moment each
-//! request actually went out, so a sender that wakes late (a busy machine, a slow network) never
-//! squeezes the next one closer: the cluster as a whole stays under `rate`, with no burst. After a
-//! 429 anywhere, no turn starts before the pause that 429 asked for.
+//! immediately before each HTTP request (after the engine's own limiter), and reports each
+//! answer back. The server holds the engine's own [`RateLimiter`] for the whole cluster, so the
+//! cluster paces, pauses after a 429 and adapts to the provider's real limit exactly as one
+//! process does (see `backfill_engine::limits`).
+//!
+//! Turns are handed out one at a time, in order of asking. A turn starts when the limiter admits
+//! it and no sooner than one pacing interval after the previous request was reported *sent*, so
+//! a sender that woke late (a busy machine, a slow network) never squeezes the next one: the
+//! cluster as a whole stays under `rate`, with no burst.
 //!
 //! # Protocol
 //!
 //! Lines of ASCII over TCP, one connection per request in flight:
 //!
 //! ```text
-//! HELLO <token>      → OK                 first line; anything else closes the connection
-//! TAKE               → WAIT <micros>      your turn: send after this many microseconds
-//! SENT               (no answer)          sent now; the next turn starts from this instant
-//! PAUSE <millis>     → OK                 a 429 asked for this pause
+//! HELLO <token>              → OK          first line; anything else closes the connection
+//! TAKE                       → GO <id>     your turn: send now
+//! SENT                       (no answer)   sent; the next turn is spaced from this instant
+//! DONE <id> clean            → OK          answered without throttling
+//! DONE <id> throttled <ms>   → OK          a 429 that asked for this pause (every task waits)
+//! DONE <id> unavailable <ms> → OK          a 503 that asked for this pause
 //! ```
 //!
-//! A turn whose holder says nothing within [`TURN_GRACE`] after its wait, or whose connection
-//! closes, ends then, counted as sent at that moment. The token is random per server and travels
-//! to the tasks with their arguments, so that nothing else on the network can take turns or
-//! pause the cluster.
+//! A turn whose holder does not say `SENT` within [`TURN_GRACE`], or whose connection closes,
+//! ends then, counted as sent at that moment. The token is random per server and travels to the
+//! tasks with their arguments, so that nothing else on the network can take turns or pause the
+//! cluster.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -32,7 +38,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use backfill_domain::Interval;
-use backfill_engine::limits::PACING_HEADROOM;
+use backfill_engine::limits::{Limits, RateLimiter, Ticket};
 use backfill_provider::{
     Answer, ErrorKind, FetchError, FetchRequest, Pacer, Provider, Quotas, Window,
 };
@@ -46,76 +52,125 @@ use tokio::time::Instant;
 pub const UNREACHABLE_AFTER: Duration = Duration::from_secs(30);
 /// The pause after a 429 that named no `Retry-After`.
 pub const DEFAULT_PAUSE: Duration = Duration::from_secs(1);
-/// How long after its wait a turn's holder has to say it sent.
+/// How long a turn's holder has to say it sent.
 pub const TURN_GRACE: Duration = Duration::from_secs(2);
 
-/// What the server has handed out so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What the server has seen so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Stats {
-    /// Turns handed out (requests sent, or about to be).
+    /// Turns handed out (requests sent).
     pub permits: u64,
     /// 429s reported by tasks (each one paused the cluster).
-    pub pauses: u64,
-}
-
-/// When the last request went out and when the current pause ends, under one lock.
-#[derive(Debug)]
-struct Bucket {
-    interval: Duration,
-    last_sent: Option<Instant>,
-    paused_until: Option<Instant>,
-    stats: Stats,
-}
-
-impl Bucket {
-    /// The wait of a turn starting at `now`.
-    fn wait(&mut self, now: Instant) -> Duration {
-        self.stats.permits += 1;
-        let at = self
-            .last_sent
-            .map(|t| t + self.interval)
-            .into_iter()
-            .chain(self.paused_until)
-            .max()
-            .unwrap_or(now);
-        at.saturating_duration_since(now)
-    }
-
-    fn sent(&mut self, now: Instant) {
-        self.last_sent = Some(self.last_sent.map_or(now, |t| t.max(now)));
-    }
-
-    fn pause(&mut self, now: Instant, wait: Duration) {
-        let until = now + wait;
-        self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
-        self.stats.pauses += 1;
-    }
-}
-
-/// The rate service, on its own thread and runtime until [`PermitServer::close`] or drop.
-#[derive(Debug)]
-pub struct PermitServer {
-    addr: SocketAddr,
-    bucket: Arc<Mutex<Bucket>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-fn lock(b: &Mutex<Bucket>) -> std::sync::MutexGuard<'_, Bucket> {
-    b.lock().unwrap_or_else(PoisonError::into_inner)
+    pub throttled: u64,
+    /// Congestion events: cuts of the shared rate.
+    pub cuts: u64,
+    /// The shared pacing rate now, in requests per second.
+    pub rate: f64,
 }
 
 /// What every connection shares.
 struct Shared {
-    bucket: Arc<Mutex<Bucket>>,
+    limiter: RateLimiter,
     /// One turn at a time, handed out in order of asking.
-    turn: Arc<Semaphore>,
+    turn: Semaphore,
+    /// When the last request was reported sent, and the tickets of requests not yet answered.
+    state: Mutex<State>,
     token: String,
 }
 
+#[derive(Default)]
+struct State {
+    last_sent: Option<Instant>,
+    next_id: u64,
+    tickets: HashMap<u64, Ticket>,
+    throttled: u64,
+}
+
+impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stats(&self) -> Stats {
+        Stats {
+            permits: self.limiter.admitted(),
+            throttled: self.state().throttled,
+            cuts: self.limiter.congestion_events(),
+            rate: self.limiter.current_rate().unwrap_or(0.0),
+        }
+    }
+
+    /// Admits one request: the limiter's slot, then one pacing interval after the last send.
+    async fn admit(&self) -> u64 {
+        let ticket = self.limiter.acquire().await;
+        let last = self.state().last_sent;
+        if let (Some(last), Some(rate)) = (last, self.limiter.current_rate()) {
+            tokio::time::sleep_until(last + Duration::from_secs_f64(1.0 / rate)).await;
+        }
+        let mut st = self.state();
+        st.next_id += 1;
+        let id = st.next_id;
+        st.tickets.insert(id, ticket);
+        id
+    }
+
+    fn sent(&self) {
+        let now = Instant::now();
+        let mut st = self.state();
+        st.last_sent = Some(st.last_sent.map_or(now, |t| t.max(now)));
+    }
+
+    /// `DONE <id> clean|throttled <ms>|unavailable <ms>`.
+    fn done(&self, rest: &str) -> bool {
+        let mut words = rest.split(' ');
+        let (Some(id), Some(outcome)) = (
+            words.next().and_then(|w| w.parse::<u64>().ok()),
+            words.next(),
+        ) else {
+            return false;
+        };
+        let ms = words.next().and_then(|w| w.parse::<u64>().ok());
+        let ticket = self.state().tickets.remove(&id);
+        match (outcome, ms) {
+            ("clean", None) => {
+                if let Some(t) = ticket {
+                    self.limiter.on_clean(t);
+                }
+            }
+            ("throttled", Some(ms)) => {
+                let pause = Duration::from_millis(ms);
+                self.state().throttled += 1;
+                match ticket {
+                    Some(t) => self.limiter.on_throttled(t, pause),
+                    None => self.limiter.pause_for(pause),
+                }
+            }
+            ("unavailable", Some(ms)) => self.limiter.pause_for(Duration::from_millis(ms)),
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// The rate service, on its own thread and runtime until [`PermitServer::close`] or drop.
+pub struct PermitServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for PermitServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PermitServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PermitServer {
-    /// Listens on `bind` (port 0: any free port) and serves `rate` requests per second to the
-    /// holders of `token`.
+    /// Listens on `bind` (port 0: any free port) and serves `rate` requests per second (paced
+    /// and adapted as by the engine's limiter) to the holders of `token`.
     ///
     /// # Errors
     /// The address cannot be bound, or the rate is not a positive number.
@@ -131,21 +186,17 @@ impl PermitServer {
         let listener = std::net::TcpListener::bind(bind)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let bucket = Arc::new(Mutex::new(Bucket {
-            interval: Duration::from_secs_f64(1.0 / (rate * PACING_HEADROOM)),
-            last_sent: None,
-            paused_until: None,
-            stats: Stats::default(),
-        }));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         let shared = Arc::new(Shared {
-            bucket: bucket.clone(),
-            turn: Arc::new(Semaphore::new(1)),
+            limiter: RateLimiter::new(Limits::per_second(Some(rate))),
+            turn: Semaphore::new(1),
+            state: Mutex::new(State::default()),
             token,
         });
+        let served = shared.clone();
         let thread = std::thread::Builder::new()
             .name("backfill-permits".to_owned())
             .spawn(move || {
@@ -162,7 +213,7 @@ impl PermitServer {
                                 continue;
                             };
                             let _ = stream.set_nodelay(true);
-                            tokio::spawn(serve(stream, shared.clone()));
+                            tokio::spawn(serve(stream, served.clone()));
                         }
                     };
                     tokio::select! {
@@ -173,7 +224,7 @@ impl PermitServer {
             })?;
         Ok(PermitServer {
             addr,
-            bucket,
+            shared,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -185,7 +236,7 @@ impl PermitServer {
     }
 
     pub fn stats(&self) -> Stats {
-        lock(&self.bucket).stats
+        self.shared.stats()
     }
 
     /// Stops listening and ends the service's thread.
@@ -218,30 +269,26 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>) {
     }
     while let Ok(Some(line)) = lines.next_line().await {
         if line == "TAKE" {
-            let Ok(turn) = shared.turn.clone().acquire_owned().await else {
+            let Ok(turn) = shared.turn.acquire().await else {
                 return;
             };
-            let wait = lock(&shared.bucket).wait(Instant::now());
+            let id = shared.admit().await;
             if write
-                .write_all(format!("WAIT {}\n", wait.as_micros()).as_bytes())
+                .write_all(format!("GO {id}\n").as_bytes())
                 .await
                 .is_err()
             {
-                lock(&shared.bucket).sent(Instant::now());
+                shared.sent();
                 return;
             }
-            let said = tokio::time::timeout(wait + TURN_GRACE, lines.next_line()).await;
-            lock(&shared.bucket).sent(Instant::now());
+            let said = tokio::time::timeout(TURN_GRACE, lines.next_line()).await;
+            shared.sent();
             drop(turn);
             if !matches!(said, Ok(Ok(Some(ref l))) if l == "SENT") {
                 return;
             }
-        } else if let Some(ms) = line
-            .strip_prefix("PAUSE ")
-            .and_then(|m| m.parse::<u64>().ok())
-        {
-            lock(&shared.bucket).pause(Instant::now(), Duration::from_millis(ms));
-            if write.write_all(b"OK\n").await.is_err() {
+        } else if let Some(rest) = line.strip_prefix("DONE ") {
+            if !shared.done(rest) || write.write_all(b"OK\n").await.is_err() {
                 return;
             }
         } else {
@@ -292,6 +339,17 @@ impl Conn {
     }
 }
 
+/// How a request sent on a turn was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not throttled (data, or a final answer such as "not found").
+    Clean,
+    /// A 429 that asked for this pause.
+    Throttled(Duration),
+    /// A 503 that asked for this pause.
+    Unavailable(Duration),
+}
+
 /// A task's connections to the rate service: one per request waiting for its turn, kept for
 /// reuse; a connection that failed is dropped.
 #[derive(Debug)]
@@ -329,32 +387,35 @@ impl PermitClient {
             .push(conn);
     }
 
-    /// Waits for this process's turn and its instant, then marks it sent: the caller sends its
-    /// request right after. Dropping the future before it resolves gives the turn back.
-    async fn acquire(&self) -> std::io::Result<()> {
+    /// Waits for a turn and marks it sent: the caller sends its request right after, and reports
+    /// its answer with the returned id. Dropping the future before it resolves gives the turn
+    /// back.
+    async fn acquire(&self) -> std::io::Result<u64> {
         let mut conn = self.conn().await?;
         let answer = conn.call("TAKE").await?;
-        let wait = answer
-            .strip_prefix("WAIT ")
+        let id = answer
+            .strip_prefix("GO ")
             .and_then(|m| m.parse::<u64>().ok())
-            .map(Duration::from_micros)
             .ok_or_else(|| {
                 std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!("unexpected answer `{answer}` from the rate service"),
                 )
             })?;
-        tokio::time::sleep(wait).await;
         conn.send("SENT").await?;
         self.keep(conn);
-        Ok(())
+        Ok(id)
     }
 
-    /// Tells the service a 429 asked for `wait`.
-    async fn pause(&self, wait: Duration) -> std::io::Result<()> {
+    /// Reports how the request of turn `id` was answered.
+    async fn report(&self, id: u64, outcome: Outcome) -> std::io::Result<()> {
+        let line = match outcome {
+            Outcome::Clean => format!("DONE {id} clean"),
+            Outcome::Throttled(d) => format!("DONE {id} throttled {}", d.as_millis()),
+            Outcome::Unavailable(d) => format!("DONE {id} unavailable {}", d.as_millis()),
+        };
         let mut conn = self.conn().await?;
-        let answer = conn.call(&format!("PAUSE {}", wait.as_millis())).await?;
-        if answer == "OK" {
+        if conn.call(&line).await? == "OK" {
             self.keep(conn);
         }
         Ok(())
@@ -375,10 +436,11 @@ impl<P> ClusterPaced<P> {
     }
 }
 
-/// The engine's pacer, then the cluster's.
+/// The engine's pacer, then the cluster's; remembers the turns it took.
 struct Both<'a> {
     local: &'a dyn Pacer,
     permits: &'a PermitClient,
+    turns: Mutex<Vec<u64>>,
     lost: Mutex<Option<String>>,
     lost_signal: Notify,
 }
@@ -408,7 +470,13 @@ impl Pacer for Both<'_> {
             let started = Instant::now();
             loop {
                 match self.permits.acquire().await {
-                    Ok(()) => return,
+                    Ok(id) => {
+                        self.turns
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(id);
+                        return;
+                    }
                     Err(e) if started.elapsed() >= UNREACHABLE_AFTER => {
                         *self.lost.lock().unwrap_or_else(PoisonError::into_inner) = Some(format!(
                             "the cluster's rate service at {} cannot be reached ({e}); no request was sent; hint: the driver that started the run must stay up until it ends",
@@ -446,6 +514,7 @@ impl<P: Provider> Provider for ClusterPaced<P> {
             let both = Both {
                 local: pacer,
                 permits: &self.permits,
+                turns: Mutex::new(Vec::new()),
                 lost: Mutex::new(None),
                 lost_signal: Notify::new(),
             };
@@ -458,16 +527,26 @@ impl<P: Provider> Provider for ClusterPaced<P> {
                     kind: ErrorKind::Transient { detail },
                 }),
             };
-            if let Err(FetchError {
-                kind: ErrorKind::Throttled { retry_after },
-                ..
-            }) = &result
-            {
+            // The answer is the last request's; the ones before it (a cookie, a crumb) were
+            // answered cleanly, or the provider would not have gone on.
+            let last = match &result {
+                Err(FetchError {
+                    kind: ErrorKind::Throttled { retry_after },
+                    ..
+                }) => Outcome::Throttled(retry_after.unwrap_or(DEFAULT_PAUSE)),
+                Err(FetchError {
+                    kind: ErrorKind::Unavailable { retry_after, .. },
+                    ..
+                }) => Outcome::Unavailable(*retry_after),
+                _ => Outcome::Clean,
+            };
+            let turns =
+                std::mem::take(&mut *both.turns.lock().unwrap_or_else(PoisonError::into_inner));
+            let n = turns.len();
+            for (i, id) in turns.into_iter().enumerate() {
+                let outcome = if i + 1 == n { last } else { Outcome::Clean };
                 // Best effort: the engine pauses this task's own limiter either way.
-                let _ = self
-                    .permits
-                    .pause(retry_after.unwrap_or(DEFAULT_PAUSE))
-                    .await;
+                let _ = self.permits.report(id, outcome).await;
             }
             result
         }
@@ -477,54 +556,35 @@ impl<P: Provider> Provider for ClusterPaced<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use backfill_engine::limits::PACING_HEADROOM;
 
-    #[test]
-    fn turns_are_spaced_from_the_last_send_and_hold_pauses() {
-        let t0 = Instant::now();
-        let ms = Duration::from_millis;
-        let mut b = Bucket {
-            interval: ms(100),
-            last_sent: None,
-            paused_until: None,
-            stats: Stats::default(),
-        };
-        assert_eq!(b.wait(t0), Duration::ZERO);
-        b.sent(t0);
-        assert_eq!(b.wait(t0), ms(100));
-        // The holder sent late: the next turn counts from when it really sent.
-        b.sent(t0 + ms(130));
-        assert_eq!(b.wait(t0 + ms(130)), ms(100));
-        // Idle time is not banked: no burst after a quiet spell.
-        b.sent(t0 + ms(10_000));
-        assert_eq!(b.wait(t0 + ms(10_000)), ms(100));
-        b.pause(t0 + ms(10_000), Duration::from_secs(2));
-        assert_eq!(b.wait(t0 + ms(10_000)), Duration::from_secs(2));
-        assert_eq!(
-            b.stats,
-            Stats {
-                permits: 5,
-                pauses: 1
-            }
-        );
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn clients_share_one_rate_and_a_wrong_token_gets_nothing() {
-        let interval = Duration::from_millis(50);
-        let mut server = PermitServer::start(
+    fn server(interval: Duration) -> (PermitServer, String) {
+        let server = PermitServer::start(
             1.0 / (interval.as_secs_f64() * PACING_HEADROOM),
             SocketAddr::from(([127, 0, 0, 1], 0)),
             "secret".to_owned(),
         )
         .unwrap();
         let addr = server.addr().to_string();
+        (server, addr)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn clients_share_one_rate_and_a_wrong_token_gets_nothing() {
+        let interval = Duration::from_millis(50);
+        let (mut server, addr) = server(interval);
         let a = Arc::new(PermitClient::new(addr.clone(), "secret".to_owned()));
         let b = Arc::new(PermitClient::new(addr.clone(), "secret".to_owned()));
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..8 {
             let c = if i % 2 == 0 { a.clone() } else { b.clone() };
-            tasks.spawn(async move { c.acquire().await.map(|()| Instant::now()) });
+            tasks.spawn(async move {
+                let id = c.acquire().await?;
+                let at = Instant::now();
+                c.report(id, Outcome::Clean).await?;
+                Ok::<_, std::io::Error>(at)
+            });
         }
         let mut sent: Vec<Instant> = tasks
             .join_all()
@@ -539,16 +599,37 @@ mod tests {
         assert!(span + Duration::from_millis(2) >= interval * 7, "{span:?}");
         assert_eq!(server.stats().permits, 8);
 
-        a.pause(Duration::from_millis(300)).await.unwrap();
-        let before = Instant::now();
-        b.acquire().await.unwrap();
-        assert!(before.elapsed() >= Duration::from_millis(290));
-        assert_eq!(server.stats().pauses, 1);
-
         let intruder = PermitClient::new(addr, "guess".to_owned());
         let e = intruder.acquire().await.unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}");
-        assert_eq!(server.stats().permits, 9);
+        assert_eq!(server.stats().permits, 8);
+        server.close();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_429_pauses_every_client_and_cuts_the_shared_rate_once() {
+        let (mut server, addr) = server(Duration::from_millis(20));
+        let a = PermitClient::new(addr.clone(), "secret".to_owned());
+        let b = PermitClient::new(addr, "secret".to_owned());
+        let before = server.stats().rate;
+        let (x, y) = (a.acquire().await.unwrap(), b.acquire().await.unwrap());
+        // Two requests of the same congestion event: one cut, two pauses asked for.
+        a.report(x, Outcome::Throttled(Duration::from_millis(300)))
+            .await
+            .unwrap();
+        b.report(y, Outcome::Throttled(Duration::from_millis(300)))
+            .await
+            .unwrap();
+        let paused = Instant::now();
+        b.acquire().await.unwrap();
+        assert!(
+            paused.elapsed() >= Duration::from_millis(280),
+            "{:?}",
+            paused.elapsed()
+        );
+        let stats = server.stats();
+        assert_eq!((stats.throttled, stats.cuts, stats.permits), (2, 1, 3));
+        assert!(stats.rate < before, "{stats:?}");
         server.close();
     }
 }
