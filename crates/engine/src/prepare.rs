@@ -1,6 +1,6 @@
 //! Batched gap detection: one pass over the store for the whole portfolio, before any request.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use backfill_calendar::{
     Calendar, Exchange, HolidaysKnown, exchange_for_symbol, exchange_from_meta,
@@ -64,8 +64,7 @@ pub struct TickerCalendar {
 /// The calendar of a symbol: by its suffix first, then by what the provider said about it, with
 /// the closures learned for dates past its holiday tables ([`Store::learned_closures`], when a
 /// store is given); for a venue with no built-in calendar, weekdays in the zone and regular hours
-/// the provider reported, minus the closures learned so far; before
-/// the provider has said
+/// the provider reported, minus the closures learned so far; before the provider has said
 /// anything, weekdays in New York, with `zone_known` false. User closures are added on top of
 /// built-in calendars.
 ///
@@ -77,6 +76,36 @@ pub fn calendar_for(
     meta: Option<&SymbolMeta>,
     closures: &BTreeMap<Exchange, Vec<Date>>,
 ) -> Result<TickerCalendar, StoreError> {
+    calendar_with(store, symbol, meta, closures, &mut Learned::default())
+}
+
+/// Learned closures by venue, each read from the store once (a portfolio has many tickers per
+/// venue, and on object storage every read is a request).
+#[derive(Debug, Default)]
+struct Learned(HashMap<String, BTreeSet<Date>>);
+
+impl Learned {
+    fn get(&mut self, store: Option<&Store>, venue: &str) -> Result<BTreeSet<Date>, StoreError> {
+        let Some(store) = store else {
+            return Ok(BTreeSet::new());
+        };
+        if let Some(known) = self.0.get(venue) {
+            return Ok(known.clone());
+        }
+        let known = store.learned_closures(venue)?;
+        self.0.insert(venue.to_owned(), known.clone());
+        Ok(known)
+    }
+}
+
+/// [`calendar_for`], with the learned closures read through `learned`.
+fn calendar_with(
+    store: Option<&Store>,
+    symbol: &Symbol,
+    meta: Option<&SymbolMeta>,
+    closures: &BTreeMap<Exchange, Vec<Date>>,
+    learned: &mut Learned,
+) -> Result<TickerCalendar, StoreError> {
     let from_meta =
         || meta.and_then(|m| exchange_from_meta(m.exchange_name.as_deref(), m.timezone.as_deref()));
     if let Some(exchange) = exchange_for_symbol(symbol).or_else(from_meta) {
@@ -86,8 +115,8 @@ pub fn calendar_for(
         // venue's without a calendar (see `coverage::closures`), under its code.
         let venue = matches!(exchange.holidays_known(), HolidaysKnown::Through(_))
             .then(|| exchange.code().to_owned());
-        if let (Some(store), Some(venue)) = (store, &venue) {
-            calendar = calendar.with_closures(store.learned_closures(venue)?);
+        if let Some(venue) = &venue {
+            calendar = calendar.with_closures(learned.get(store, venue)?);
         }
         return Ok(TickerCalendar {
             calendar,
@@ -113,10 +142,7 @@ pub fn calendar_for(
             .filter(|n| !n.is_empty())
             .or_else(|| m.timezone.clone())
             .expect("the zone is known here");
-        let learned = match store {
-            Some(store) => store.learned_closures(&venue)?,
-            None => std::collections::BTreeSet::new(),
-        };
+        let learned = learned.get(store, &venue)?;
         return Ok(TickerCalendar {
             calendar: Calendar::weekdays_in(tz, open, close).with_closures(learned),
             zone_known: true,
@@ -141,6 +167,7 @@ pub fn calendar_for(
 pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
     let mut out = Prepared::default();
     let mut tables = SessionTables::for_plan(input.interval, input.now);
+    let mut learned = Learned::default();
     for symbol in input.tickers {
         let state = store
             .read_meta(symbol)
@@ -156,7 +183,13 @@ pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
                 continue;
             }
         };
-        let found = match calendar_for(Some(store), symbol, meta.as_ref(), input.closures) {
+        let found = match calendar_with(
+            Some(store),
+            symbol,
+            meta.as_ref(),
+            input.closures,
+            &mut learned,
+        ) {
             Ok(c) => c,
             Err(e) => {
                 out.failed.push(TickerReport {
@@ -188,4 +221,53 @@ pub fn prepare(store: &Store, input: &PrepareInput<'_>) -> Prepared {
         out.plans.push(plan);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use backfill_domain::jiff::civil::date;
+
+    use super::*;
+
+    /// Reads the store sends to plan `tickers` at 1d in February 2027.
+    fn plan_reads(store: &Store, tickers: &[&str]) -> (u64, Prepared) {
+        let tickers: Vec<Symbol> = tickers.iter().map(|t| Symbol::parse(t).unwrap()).collect();
+        let input = PrepareInput {
+            tickers: &tickers,
+            interval: Interval::D1,
+            spec: WindowSpec {
+                start: None,
+                end: None,
+                days: 10,
+            },
+            window: Window {
+                max_span: None,
+                lookback: None,
+            },
+            now: "2027-02-20T00:00:00Z".parse().unwrap(),
+            no_gaps: false,
+            closures: &BTreeMap::new(),
+        };
+        let before = store.io_stats().reads;
+        let prepared = prepare(store, &input);
+        (store.io_stats().reads - before, prepared)
+    }
+
+    #[test]
+    fn an_exchange_past_its_tables_plans_without_its_learned_closures_read_once_per_venue() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let closed = date(2027, 2, 10);
+        store.record_closures("XSHG", &[closed]).unwrap();
+        let (shanghai, prepared) = plan_reads(&store, &["600519.SS", "601398.SS", "600036.SS"]);
+        for plan in &prepared.plans {
+            assert_eq!(plan.venue.as_deref(), Some("XSHG"));
+            assert!(!plan.calendar.is_session(closed), "{}", plan.symbol);
+            assert!(plan.calendar.is_session(date(2027, 2, 11)));
+        }
+        // New York's calendar learns nothing: the same portfolio size costs one read less.
+        let (new_york, prepared) = plan_reads(&store, &["AAPL", "MSFT", "IBM"]);
+        assert!(prepared.plans.iter().all(|p| p.venue.is_none()));
+        assert_eq!(shanghai, new_york + 1);
+    }
 }
