@@ -43,7 +43,8 @@ pub struct WindowTable {
 pub struct WindowView<'a> {
     pub sessions: &'a [Session],
     pub units: &'a [Unit],
-    /// [`day_bounds`] of each unit's first and last calendar day (`bounds[i]` for `units[i]`).
+    /// The start of each unit's first calendar day and the end of its last, in the calendar's zone
+    /// (`day_bounds`): `bounds[i]` for `units[i]`.
     pub bounds: &'a [(Timestamp, Timestamp)],
 }
 
