@@ -193,8 +193,9 @@ def read(
     UTC), ``date`` (session date in the exchange's zone), ``open``, ``high``, ``low``,
     ``close``, ``adj_close``, ``volume``.
 
-    Reads through the store's own reader, so a commit in progress is seen whole or not at all,
-    and ``s3://``, ``gs://`` and ``az://`` stores work as for the command.
+    Reads through the store's own reader, so a commit in progress is seen whole or not at all;
+    ``s3://``, ``gs://`` and ``az://`` stores take their credentials from the cloud's environment
+    variables.
     """
     import pyarrow as pa
 
