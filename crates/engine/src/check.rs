@@ -40,7 +40,9 @@ pub struct CheckInput<'a> {
     pub default_days: usize,
     pub now: Timestamp,
     pub closures: &'a BTreeMap<Exchange, Vec<Date>>,
-    /// The provider's limits for `interval`: sessions older than it keeps are not available.
+    /// The limits for `interval` of a series with no recorded provider: sessions older than it
+    /// keeps are not available. A series with a recorded provider is checked with that
+    /// provider's limits.
     pub provider_window: Window,
 }
 
@@ -338,7 +340,14 @@ fn check_series_in(
     stored_dates.sort_unstable();
     let mut next_date = 0;
     let answered = ledger.answered();
-    let earliest = earliest(input.provider_window, input.now);
+    // The series' own provider decides how far back it serves (Alpaca's intraday bars go back to
+    // 2016, Yahoo's 60 days); `provider_window` is for a series of no known provider.
+    let provider = store.series_provider(symbol, input.interval)?;
+    let window = provider
+        .as_deref()
+        .and_then(backfill_provider::ProviderKind::parse)
+        .map_or(input.provider_window, |k| k.window(input.interval));
+    let earliest = earliest(window, input.now);
     let (mut stored, mut missing, mut no_data, mut not_available) = (0, 0, 0, 0);
     let mut flags = Vec::with_capacity(units.len());
     let mut session_states = Vec::with_capacity(units.len());
@@ -370,7 +379,7 @@ fn check_series_in(
     }
     Ok(SeriesCheck {
         symbol: symbol.clone(),
-        provider: store.series_provider(symbol, input.interval)?,
+        provider,
         exchange: calendar.exchange().code().to_owned(),
         currency: meta.as_ref().and_then(|m| m.currency.clone()),
         instrument_type: meta.as_ref().and_then(|m| m.instrument_type.clone()),

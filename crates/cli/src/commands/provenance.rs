@@ -31,8 +31,8 @@ pub struct Sorted {
 }
 
 /// Sorts `tickers`, to be fetched from `provider`, by the provider their series at `interval`
-/// came from, and records `provider` for the series that have none yet (before anything of
-/// theirs is fetched, so that a series is never stored without its provider).
+/// came from. With `record`, records `provider` for the series that have none yet (before
+/// anything of theirs is fetched, so that a series is never stored without its provider).
 ///
 /// # Errors
 /// A record that cannot be read or written.
@@ -42,13 +42,16 @@ pub fn sort(
     interval: Interval,
     tickers: Vec<Symbol>,
     switch: bool,
+    record: bool,
 ) -> Result<Sorted, StoreError> {
     let mut out = Sorted::default();
     for symbol in tickers {
         match store.series_provider(&symbol, interval)? {
             Some(p) if p == provider => out.keep.push(symbol),
             None => {
-                store.record_series_provider(&symbol, interval, provider)?;
+                if record {
+                    store.record_series_provider(&symbol, interval, provider)?;
+                }
                 out.keep.push(symbol);
             }
             Some(_) if switch => out.switch.push(symbol),

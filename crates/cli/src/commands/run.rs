@@ -120,13 +120,35 @@ pub async fn plan_all(
 }
 
 /// Gap detection for every ticker, each group with its provider's window, in the order of
-/// `--tickers` (or the portfolio).
+/// `--tickers` (or the portfolio), as a run would do it: a series of another provider cannot be
+/// planned (or, with `--switch-provider`, is planned with a warning that it would be switched).
+/// Records nothing.
 async fn plan_every_provider(settings: &Settings, store: &Arc<Store>) -> Result<Prepared> {
     let mut all = Prepared::default();
     for (kind, tickers) in settings.tickers_by_provider() {
-        let p = plan_all(settings, store, tickers, kind.window(settings.interval)).await?;
+        let sorted = {
+            let store = store.clone();
+            let (interval, switch) = (settings.interval, settings.switch_provider);
+            tokio::task::spawn_blocking(move || {
+                provenance::sort(&store, kind.as_str(), interval, tickers, switch, false)
+            })
+            .await
+            .context("reading the series' providers stopped unexpectedly")?
+            .context("cannot read which provider the series come from")?
+        };
+        let switched = sorted.switch.clone();
+        let tickers = [sorted.keep, sorted.switch].concat();
+        let mut p = plan_all(settings, store, tickers, kind.window(settings.interval)).await?;
+        for plan in &mut p.plans {
+            if switched.contains(&plan.symbol) {
+                plan.warnings.push(format!(
+                    "stored from another provider: the run switches it to {kind}, fetching its whole stored span again"
+                ));
+            }
+        }
         all.plans.extend(p.plans);
         all.failed.extend(p.failed);
+        all.failed.extend(sorted.refused);
     }
     let order = |s: &Symbol| settings.tickers.iter().position(|t| t == s);
     all.plans.sort_by_key(|p| order(&p.symbol));
@@ -349,7 +371,7 @@ pub async fn execute<P: Provider>(
             let (store, name) = (store.clone(), name.clone());
             let (interval, switch) = (settings.interval, settings.switch_provider);
             tokio::task::spawn_blocking(move || {
-                provenance::sort(&store, &name, interval, tickers, switch)
+                provenance::sort(&store, &name, interval, tickers, switch, true)
             })
             .await
             .context("reading the series' providers stopped unexpectedly")?

@@ -288,6 +288,33 @@ async fn a_series_never_mixes_providers_and_a_switch_replaces_its_history() {
         "nothing sent"
     );
     assert_eq!(providers(&env.run(&check).await), ["yahoo", "yahoo"]);
+    // `plan` says the same, and what `--switch-provider` would do.
+    let out = env
+        .run_with(&[&["plan"][..], &tiingo[..]].concat(), &key)
+        .await;
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains("cannot plan: `MSFT` 1d is stored from yahoo"),
+        "{}",
+        describe(&out)
+    );
+    let out = env
+        .run_with(
+            &[&["plan"][..], &tiingo[..], &["--switch-provider"]].concat(),
+            &key,
+        )
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        stdout(&out).contains("the run switches it to tiingo"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(
+        env.sim.stats().requests_total,
+        yahoo_requests,
+        "plan sends nothing"
+    );
 
     let out = env
         .run_with(

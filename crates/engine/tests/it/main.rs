@@ -21,6 +21,7 @@ use backfill_provider::{ErrorKind, Provider};
 use backfill_store::Store;
 use tokio::time::Instant;
 
+mod check_providers;
 mod quota;
 mod throttle;
 
