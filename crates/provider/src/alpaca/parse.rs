@@ -58,8 +58,13 @@ struct ErrorBody {
     message: Option<String>,
 }
 
+/// Alpaca's message for SIP bars of the last 15 minutes asked on the free plan.
+const RECENT_SIP: &str = "recent SIP data";
+
 /// Classifies an answer before parsing it: 200 passes; otherwise the error class.
 ///
+/// - 403 `subscription does not permit querying recent SIP data` → [`ErrorKind::OutOfWindow`]: the
+///   free plan serves SIP bars up to 15 minutes ago; the keys are fine (spec §8);
 /// - 401 and 403 → [`ErrorKind::Unauthorized`] (missing or wrong keys, or a plan without the data);
 /// - 429 → [`ErrorKind::Throttled`] with `retry_after` (the `Retry-After` header, when sent);
 /// - 400 whose message says `invalid symbol` → [`ErrorKind::NotFound`];
@@ -91,6 +96,12 @@ pub fn classify(
     };
     let detail = format!("HTTP {status}: {message}");
     Err(match status {
+        403 if message.contains(RECENT_SIP) => ErrorKind::OutOfWindow {
+            detail: format!(
+                "{detail}; Alpaca's free plan serves SIP bars up to 15 minutes ago: run after the \
+                 close, or end the window before today"
+            ),
+        },
         401 | 403 => ErrorKind::Unauthorized { detail },
         429 => ErrorKind::Throttled { retry_after },
         400 if message.contains("invalid symbol") => ErrorKind::NotFound { detail },

@@ -287,6 +287,16 @@ fn errors_are_classified_with_alpacas_message() {
             detail: "HTTP 403: forbidden.".into()
         }
     );
+    // Synthetic (no recording; the message as spec §8 quotes it): the free plan's refusal of the
+    // last 15 minutes of SIP is not a refused key.
+    let e = classify(
+        403,
+        br#"{"message":"subscription does not permit querying recent SIP data"}"#,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(e.label(), "out_of_window", "{e}");
+    assert!(e.to_string().contains("15 minutes"), "{e}");
     let e = classify(400, br#"{"message":"invalid symbol: CSP1"}"#, None).unwrap_err();
     assert_eq!(e.label(), "not_found");
     assert!(
