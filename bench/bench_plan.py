@@ -30,7 +30,6 @@ import tempfile
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-END = "2024-06-28"
 DAYS = 5040
 
 
@@ -93,7 +92,7 @@ def main():
         print(rows[-1], file=sys.stderr)
 
     try:
-        common = ["--end", END, "--days", str(DAYS), "--yahoo-url", sim.url, "-q"]
+        common = ["--days", str(DAYS), "--yahoo-url", sim.url, "-q"]
         store_big = os.path.join(tmp, "big")
         os.makedirs(store_big)
 
@@ -169,7 +168,7 @@ def main():
         "",
         f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} at commit `{commit}` on this 2-core machine",
         f"(load average {load:.1f} at the end) with `python3 bench/bench_plan.py` (release build, simulator on loopback",
-        f"with no latency, daily bars, {DAYS} sessions ending {END}). Wall is the median of {args.repeat} runs of the",
+        f"with no latency, daily bars, the {DAYS} sessions up to the latest closed one). Wall is the median of {args.repeat} runs of the",
         "whole command (process start to exit, JSON output included); CPU is that run's user + system time and peak",
         "RSS its max resident set size, both from `/usr/bin/time`. Other work shares this machine: when the load",
         "average is above 2, wall time includes waiting for a core, and CPU time is the steadier figure.",
