@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""The limiter against strict servers (issue 10, items 1 and 2), on the wall clock.
+
+Runs the release binary against `backfill sim --rate R` (GCRA with no burst: requests closer than
+1/R apart are refused with 429) on loopback, 60 tickers x 30 daily sessions each (one chart request
+per ticker), and records for every scenario:
+
+  - wall: the run's own elapsed time (`totals.elapsed_secs` of `--json`), and the floor, the least
+    time the server allows (60 chart requests at R per second: 60 / R);
+  - 429 share: throttled chart answers over all chart answers, from the server's log;
+  - requests inside a `Retry-After`: answers that arrived after a 429 asked for a pause and
+    before it ended (beyond 50 ms, the time a request already on its way may take to arrive);
+  - store exact: every ticker saved once, the rows stored are the rows the server served in its
+    successful answers, and `backfill check --strict` over the 30 sessions finds nothing missing.
+
+Scenarios: `--rate 50` (ten times too high) against 5 and 20 req/s, with `Retry-After: 1` and with
+no `Retry-After` (the cool-downs are then ours); `--rate auto` against 2, 5 and 20 req/s with
+`Retry-After: 1`.
+
+Usage:  python3 bench/bench_limiter.py [--out bench/limiter.md] [--repeat 1]
+Numbers from one run on one shared machine: compare ratios, not absolutes.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICKERS = [f"RL{i:03d}" for i in range(60)]
+
+
+def build():
+    subprocess.run(["cargo", "build", "--release", "-p", "backfill", "--quiet"], cwd=ROOT, check=True)
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    return os.path.join(target, "release", "backfill")
+
+
+class Sim:
+    def __init__(self, binary, *args):
+        self.proc = subprocess.Popen(
+            [binary, "sim", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        self.url = self.proc.stdout.readline().strip()
+        assert self.url.startswith("http://127.0.0.1:"), self.url
+
+    def get(self, path):
+        with urllib.request.urlopen(self.url + path) as r:
+            return json.load(r)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def secs(d):
+    return d["secs"] + d["nanos"] / 1e9 if isinstance(d, dict) else float(d)
+
+
+def inside_retry_after(log, grace=0.05):
+    """Answers that arrived inside a pause a 429 asked for (after `grace`)."""
+    n = 0
+    for i, e in enumerate(log):
+        if e.get("status") != 429 or not e.get("retry_after"):
+            continue
+        at = secs(e["at"])
+        until = at + e["retry_after"]
+        for later in log[i + 1 :]:
+            t = secs(later["at"])
+            if t >= until:
+                break
+            if t > at + grace:
+                n += 1
+    return n
+
+
+def scenario(binary, tmp, name, server_rate, retry_after, rate_flag):
+    sim_args = ["--rate", str(server_rate), "--latency-ms", "0"]
+    if retry_after is not None:
+        sim_args += ["--retry-after", str(retry_after)]
+    sim = Sim(binary, *sim_args)
+    store = os.path.join(tmp, name.replace(" ", "_").replace("/", "_"))
+    try:
+        cmd = [
+            binary, "--store", store, "--yahoo-url", sim.url, "--tickers", ",".join(TICKERS),
+            "--days", "30", "--end", "2024-06-28", "--rate", rate_flag, "--workers", "64", "--json", "-q",
+        ]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        rep = json.loads(p.stdout)
+        log = sim.get("/_log")
+        stats = sim.get("/_stats")
+    finally:
+        sim.stop()
+    chart = [e for e in log if e["path"].startswith("/v8/finance/chart/")]
+    throttled = sum(1 for e in chart if e.get("status") == 429)
+    check = subprocess.run(
+        [binary, "check", "--store", store, "--days", "30", "--end", "2024-06-28", "--strict", "--json", "-q"],
+        capture_output=True, text=True,
+    )
+    tot = rep["totals"]
+    exact = (
+        p.returncode == 0
+        and tot["saved"] == len(TICKERS)
+        and tot["rows"] == stats["rows_served"]
+        and check.returncode == 0
+        and all(t["missing"] == 0 for t in json.loads(check.stdout)["tickers"])
+    )
+    floor = len(TICKERS) / server_rate
+    row = {
+        "scenario": name,
+        "exit": p.returncode,
+        "wall_s": tot["elapsed_secs"],
+        "floor_s": floor,
+        "ratio": tot["elapsed_secs"] / floor,
+        "chart": len(chart),
+        "throttled": throttled,
+        "share": throttled / len(chart) if chart else 0.0,
+        "inside": inside_retry_after(log),
+        "retries": tot["retries"],
+        "exact": exact,
+    }
+    print(row, file=sys.stderr)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "limiter.md"))
+    ap.add_argument("--repeat", type=int, default=1, help="runs per scenario; the median wall is kept")
+    args = ap.parse_args()
+    binary = build()
+    tmp = tempfile.mkdtemp(prefix="backfill-bench-limiter-")
+    plan = [
+        ("--rate 50 vs 5/s, Retry-After: 1", 5, 1, "50"),
+        ("--rate 50 vs 5/s, no Retry-After", 5, None, "50"),
+        ("--rate 50 vs 20/s, Retry-After: 1", 20, 1, "50"),
+        ("--rate 50 vs 20/s, no Retry-After", 20, None, "50"),
+        ("--rate auto vs 2/s, Retry-After: 1", 2, 1, "auto"),
+        ("--rate auto vs 5/s, Retry-After: 1", 5, 1, "auto"),
+        ("--rate auto vs 20/s, Retry-After: 1", 20, 1, "auto"),
+    ]
+    rows = []
+    try:
+        for name, server, ra, flag in plan:
+            runs = [scenario(binary, tmp, name, server, ra, flag) for _ in range(args.repeat)]
+            runs.sort(key=lambda r: r["wall_s"])
+            rows.append(runs[len(runs) // 2])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# The limiter against strict servers",
+        "",
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} at commit `{commit}` on this 2-core machine",
+        f"(load average {os.getloadavg()[0]:.1f} at the end) with `python3 bench/bench_limiter.py` (release build,",
+        "simulator on loopback with no latency and a GCRA limit with no burst, 60 tickers x 30 daily sessions,",
+        f"`--workers 64`; {'median of ' + str(args.repeat) + ' runs' if args.repeat > 1 else 'one run'} per scenario).",
+        "Wall is the run's `elapsed_secs`; the floor is 60 requests at the server's rate. \"Inside RA\" counts answers",
+        "that arrived inside a `Retry-After` pause (more than 50 ms after the 429 that asked for it). \"Exact\": every",
+        "ticker saved, rows stored = rows the server served, `check --strict` finds nothing missing.",
+        "",
+        "| scenario | exit | wall s | floor s | wall / floor | chart requests | 429s | 429 share | inside RA | exact |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['scenario']} | {r['exit']} | {r['wall_s']:.2f} | {r['floor_s']:.1f} | {r['ratio']:.2f} | "
+            f"{r['chart']} | {r['throttled']} | {100 * r['share']:.1f} % | {r['inside']} | {'yes' if r['exact'] else 'NO'} |"
+        )
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(open(args.out).read())
+
+
+if __name__ == "__main__":
+    main()
