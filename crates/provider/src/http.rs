@@ -33,6 +33,31 @@ pub(crate) fn client_builder(
 /// Our `User-Agent` for providers with an API (Tiingo, Alpaca).
 pub(crate) const USER_AGENT: &str = concat!("backfill/", env!("CARGO_PKG_VERSION"));
 
+/// The built client of a keyed API (Tiingo, Alpaca): [`client_builder`] with our [`USER_AGENT`].
+pub(crate) fn api_client(
+    headers: header::HeaderMap,
+    connect: Duration,
+    read: Duration,
+    request: Duration,
+) -> Result<reqwest::Client, ProviderError> {
+    client_builder(USER_AGENT, headers, connect, read, request)
+        .build()
+        .map_err(|source| ProviderError::Client { source })
+}
+
+/// A header value that carries a key, marked sensitive so that reqwest never shows it. A key that
+/// cannot be a header value is [`ProviderError::BadKey`] for `provider`, naming `vars`.
+pub(crate) fn key_header(
+    value: &str,
+    provider: &'static str,
+    vars: &'static str,
+) -> Result<header::HeaderValue, ProviderError> {
+    let mut v = header::HeaderValue::from_str(value)
+        .map_err(|_| ProviderError::BadKey { provider, vars })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
 /// A response read to the end.
 pub(crate) struct Raw {
     pub status: u16,

@@ -33,7 +33,7 @@ use std::time::Duration;
 use backfill_domain::Interval;
 use jiff::{SignedDuration, Timestamp};
 use percent_encoding::utf8_percent_encode;
-use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 
 use crate::http::{Raw, read};
 use crate::{
@@ -124,26 +124,17 @@ impl AlpacaProvider {
             });
         }
         let base = crate::http::base_url(&config.base_url)?;
-        let header = |s: &Secret| {
-            let mut v = HeaderValue::from_str(s.expose()).map_err(|_| ProviderError::BadKey {
-                provider: "alpaca",
-                vars: VARS,
-            })?;
-            v.set_sensitive(true);
-            Ok::<_, ProviderError>(v)
-        };
         let mut headers = HeaderMap::new();
-        headers.insert("APCA-API-KEY-ID", header(&config.key_id)?);
-        headers.insert("APCA-API-SECRET-KEY", header(&config.secret)?);
-        let client = crate::http::client_builder(
-            crate::http::USER_AGENT,
+        let key_id = crate::http::key_header(config.key_id.expose(), "alpaca", VARS)?;
+        headers.insert("APCA-API-KEY-ID", key_id);
+        let secret = crate::http::key_header(config.secret.expose(), "alpaca", VARS)?;
+        headers.insert("APCA-API-SECRET-KEY", secret);
+        let client = crate::http::api_client(
             headers,
             config.connect_timeout,
             config.read_timeout,
             config.request_timeout,
-        )
-        .build()
-        .map_err(|source| ProviderError::Client { source })?;
+        )?;
         Ok(AlpacaProvider {
             inner: Arc::new(Inner {
                 config,

@@ -101,29 +101,22 @@ impl TiingoProvider {
             });
         }
         let base = crate::http::base_url(&config.base_url)?;
-        let mut auth =
-            HeaderValue::from_str(&format!("Token {}", config.key.expose())).map_err(|_| {
-                ProviderError::BadKey {
-                    provider: "tiingo",
-                    vars: KEY_VAR,
-                }
-            })?;
-        auth.set_sensitive(true);
+        let token = format!("Token {}", config.key.expose());
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, auth);
+        headers.insert(
+            header::AUTHORIZATION,
+            crate::http::key_header(&token, "tiingo", KEY_VAR)?,
+        );
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let client = crate::http::client_builder(
-            crate::http::USER_AGENT,
+        let client = crate::http::api_client(
             headers,
             config.connect_timeout,
             config.read_timeout,
             config.request_timeout,
-        )
-        .build()
-        .map_err(|source| ProviderError::Client { source })?;
+        )?;
         Ok(TiingoProvider {
             inner: Arc::new(Inner {
                 config,
