@@ -15,8 +15,9 @@ per ticker), and records for every scenario:
 
 Scenarios: `--rate 50` (ten times too high) against 5 and 20 req/s, with `Retry-After: 1` and with
 no `Retry-After` (the cool-downs are then ours); `--rate auto` against 2, 5 and 20 req/s with
-`Retry-After: 1`; and the issue's own 20 req/s case, 120 tickers with `--rate 200`, next to `--rate auto`
-on the same 120 tickers (a 6 s floor).
+`Retry-After: 1`; `--rate 200` (ten times too high) and `--rate 20` (the right guess, which pays only
+the ramp) against 20 req/s; and the issue's own 20 req/s case, 120 tickers with `--rate 200`, next to
+`--rate 50` and `--rate auto` on the same 120 tickers (a 6 s floor).
 
 Usage:  python3 bench/bench_limiter.py [--out bench/limiter.md] [--repeat 1]
 Numbers from one run on one shared machine: compare ratios, not absolutes.
@@ -145,7 +146,10 @@ def main():
         ("--rate auto vs 2/s, Retry-After: 1", 2, 1, "auto"),
         ("--rate auto vs 5/s, Retry-After: 1", 5, 1, "auto"),
         ("--rate auto vs 20/s, Retry-After: 1", 20, 1, "auto"),
+        ("--rate 200 vs 20/s, Retry-After: 1", 20, 1, "200"),
+        ("--rate 20 vs 20/s (the right guess), Retry-After: 1", 20, 1, "20"),
         ("--rate 200 vs 20/s, Retry-After: 1, 120 tickers", 20, 1, "200", 120),
+        ("--rate 50 vs 20/s, Retry-After: 1, 120 tickers", 20, 1, "50", 120),
         ("--rate auto vs 20/s, Retry-After: 1, 120 tickers", 20, 1, "auto", 120),
     ]
     rows = []

@@ -20,19 +20,27 @@
 //!   epoch this is a new *congestion event*: the epoch moves on and the rate is cut once. Throttled
 //!   answers to requests sent before the cut belong to the same event and change nothing else.
 //!   The cut goes back to the highest rate that was answered cleanly since the last event below
-//!   the throttled one; with no such rate the limiter knows nothing yet and divides by ten (a
-//!   `--rate` up to ten times too high lands below the real limit in one step); after a clean rate
-//!   turned out too fast (the limit dropped, or jitter at the edge), it divides by [`EDGE_CUT`]'s
-//!   inverse.
+//!   the throttled one; when that is within [`LOCATED`] of the throttled rate, the limit is
+//!   located and the limiter holds there, spacing requests [`HOLD_SLACK`] more than that rate's
+//!   interval for jitter. With no such rate the limiter knows nothing yet: it divides by ten (a
+//!   `--rate` up to ten times too high lands below the real limit in one step) and ramps again.
+//!   After a clean rate turned out too fast (the limit dropped, or jitter at the edge), it divides
+//!   by [`EDGE_CUT`]'s inverse.
 //! - **Clean** (any answer the server did not throttle): once a request sent one interval of the
-//!   current rate after the one before it is answered, the rate is proven and steps up by
-//!   [`STEP_UP`], never above the ceiling. A step that would reach the rate last throttled is not
-//!   taken: the limiter holds. When a cut lands within one step of the throttled rate it holds at
-//!   [`HOLD_MARGIN`] of the cut, a margin for jitter. After [`REPROBE_AFTER`] without a congestion
-//!   event it forgets the throttled rate and probes again, so a limit that rises is found too.
+//!   current rate after the one before it is answered, the rate is proven and steps up, never above
+//!   the ceiling. While *ramping* a step is [`RAMP_PER_SEC`] to the power of one interval (at most
+//!   [`RAMP_MAX_STEP`]): the rate grows by [`RAMP_PER_SEC`] per second of clean answers, in steps
+//!   that get finer as the rate rises. Otherwise a step is that or [`STEP_UP`], whichever is
+//!   smaller. A step that would reach the rate last throttled is replaced by one of [`STEP_UP`],
+//!   and when even that would reach it the limiter holds: the limit lies within one [`STEP_UP`]
+//!   above. After [`REPROBE_AFTER`] without a congestion event it forgets the throttled rate and
+//!   probes again, so a limit that rises is found too.
 //!
-//! With [`Rate::Auto`] the limiter starts at [`AUTO_START`] and doubles per proven step until the
-//! first congestion event (slow start), then steps as above.
+//! The limiter ramps from its start until its first congestion event, and again after a blind cut.
+//! [`Rate::Auto`] starts at [`AUTO_START`]. A fixed rate starts at [`BLIND_CUT`] of its paced
+//! rate, but not below [`AUTO_START`] (nor above the paced rate), and ramps up to it, so that a
+//! `--rate` up to ten times too high meets the real limit on the way up, one ramp step past a rate
+//! answered cleanly, instead of in a burst that leaves nothing proven.
 //!
 //! A step up takes effect at once: callers already waiting for a slot are woken and take it one
 //! interval of the new rate after the last request, not of the rate they went to sleep with. A new
@@ -56,15 +64,22 @@ pub const AUTO_START: f64 = 2.0;
 pub const AUTO_CEILING: f64 = 1000.0;
 /// Factor of one upward step once the limiter has been throttled.
 pub const STEP_UP: f64 = 1.1;
-/// Factor of one upward step of [`Rate::Auto`] before its first congestion event.
-pub const SLOW_START_STEP: f64 = 2.0;
+/// While ramping, the rate grows by this factor per second of clean answers (one step per proven
+/// interval of `1/rate` s is `RAMP_PER_SEC^(1/rate)`: 1.099 at 19 requests/s, 1.0095 at 190).
+pub const RAMP_PER_SEC: f64 = 6.0;
+/// The largest single step while ramping (the steps at low rates, where one interval is long).
+pub const RAMP_MAX_STEP: f64 = 2.0;
 /// The cut when nothing was ever answered cleanly: a rate up to ten times too high lands below the
 /// real limit in one step.
 pub const BLIND_CUT: f64 = 0.1;
 /// The cut when a rate that had been answered cleanly is throttled.
 pub const EDGE_CUT: f64 = 0.8;
-/// Having converged, the limiter holds this fraction of the proven rate, a margin for jitter.
-pub const HOLD_MARGIN: f64 = 0.97;
+/// A congestion event has located the limit when the throttled rate is at most this factor above
+/// the highest rate answered cleanly: the limiter holds there.
+pub const LOCATED: f64 = 1.15;
+/// Holding after a cut, requests are spaced this much more than the proven rate's interval: a
+/// margin for network jitter, which is absolute (a millisecond is 2 % of the interval at 20/s).
+pub const HOLD_SLACK: Duration = Duration::from_millis(1);
 /// Without a congestion event for this long, the limiter probes above its held rate again.
 pub const REPROBE_AFTER: Duration = Duration::from_mins(1);
 /// The lowest rate adaptation ever goes down to, in requests per second.
@@ -75,8 +90,9 @@ pub const MIN_RATE: f64 = 0.01;
 pub enum Rate {
     /// No per-second limit (quotas and pauses still hold).
     Unlimited,
-    /// At most this many requests per second (paced at [`PACING_HEADROOM`] of it); adapts below it
-    /// when the provider throttles.
+    /// At most this many requests per second (paced at [`PACING_HEADROOM`] of it, reached by a
+    /// ramp from a tenth of it, or from [`AUTO_START`]); adapts below it when the provider
+    /// throttles.
     Fixed(f64),
     /// Find the provider's limit: start at [`AUTO_START`] and probe upward while answers stay clean.
     Auto,
@@ -178,8 +194,9 @@ struct State {
     /// Converged: within one step of `throttled_at`, no more steps up until it is forgotten.
     holding: bool,
     last_event: Option<Instant>,
-    /// Before the first congestion event, [`Rate::Auto`] doubles per step.
-    slow_start: bool,
+    /// Growing by [`RAMP_PER_SEC`]: from the start until the first congestion event, and after a
+    /// blind cut.
+    ramping: bool,
     /// Requests admitted and congestion events, for reports and tests.
     admitted: u64,
     events: u64,
@@ -217,10 +234,11 @@ impl QuotaWindow {
 impl RateLimiter {
     pub fn new(limits: Limits) -> RateLimiter {
         let valid = |r: f64| r.is_finite() && r > 0.0;
-        let (ceiling, start, slow_start) = match limits.rate {
+        let (ceiling, start, ramping) = match limits.rate {
             Rate::Fixed(r) if valid(r) => {
                 let c = (r * PACING_HEADROOM).max(MIN_RATE);
-                (Some(c), Some(c), false)
+                let start = c.min(AUTO_START.max(c * BLIND_CUT));
+                (Some(c), Some(start), start < c)
             }
             Rate::Fixed(_) | Rate::Unlimited => (None, None, false),
             Rate::Auto => (Some(AUTO_CEILING), Some(AUTO_START), true),
@@ -249,7 +267,7 @@ impl RateLimiter {
                 throttled_at: None,
                 holding: false,
                 last_event: None,
-                slow_start,
+                ramping,
                 admitted: 0,
                 events: 0,
             }),
@@ -362,15 +380,16 @@ impl RateLimiter {
         if st.holding {
             return;
         }
-        let step = if st.slow_start {
-            SLOW_START_STEP
-        } else {
-            STEP_UP
-        };
-        let mut next = rate * step;
-        if st.throttled_at.is_some_and(|bad| next >= bad) {
-            st.holding = true;
-            return;
+        let ramp = ramp_step(rate);
+        let mut next = rate * if st.ramping { ramp } else { ramp.min(STEP_UP) };
+        if let Some(bad) = st.throttled_at {
+            if rate * STEP_UP >= bad {
+                st.holding = true;
+                return;
+            }
+            if next >= bad {
+                next = rate * STEP_UP;
+            }
         }
         if let Some(c) = self.ceiling {
             next = next.min(c);
@@ -403,6 +422,11 @@ impl RateLimiter {
     }
 }
 
+/// One step of the ramp at `rate`: [`RAMP_PER_SEC`] over one interval, at most [`RAMP_MAX_STEP`].
+fn ramp_step(rate: f64) -> f64 {
+    RAMP_PER_SEC.powf(1.0 / rate).min(RAMP_MAX_STEP)
+}
+
 /// Slack allowed between a request's pacing slot and when it actually went out for its answer to
 /// still count as a test of the rate: tokio's timer resolution, and a moment to be scheduled.
 const PACE_SLACK: Duration = Duration::from_millis(2);
@@ -417,19 +441,23 @@ impl State {
         self.epoch += 1;
         self.events += 1;
         self.last_event = Some(now);
-        self.slow_start = false;
         let (Some(rate), Some(at)) = (self.rate, ticket.rate) else {
             return;
         };
         let proven = self.proven.take();
+        self.ramping = proven.is_none();
         let cut = match proven {
             Some(p) if p < at => p,
             Some(_) => at * EDGE_CUT,
             None => at * BLIND_CUT,
         };
         self.throttled_at = Some(at);
-        self.holding = cut * STEP_UP >= at;
-        let hold = if self.holding { cut * HOLD_MARGIN } else { cut };
+        self.holding = !self.ramping && cut * LOCATED >= at;
+        let hold = if self.holding {
+            1.0 / (1.0 / cut + HOLD_SLACK.as_secs_f64())
+        } else {
+            cut
+        };
         self.rate = Some(hold.min(rate).max(MIN_RATE));
     }
 
