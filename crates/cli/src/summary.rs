@@ -59,7 +59,7 @@ fn explain(failure: Option<&str>) -> Explained {
         Some("out_of_window") => Explained {
             note: "outside the provider's history",
             what: "asked for a range the provider does not serve at this interval",
-            hint: "intraday history is limited (1m: 30 days, 2m-90m: 60 days, 1h: 730 days); narrow `--days` or `--start`",
+            hint: "narrow `--days` or `--start` to what the provider keeps (the detail below says which limit)",
         },
         Some("transient") => Explained {
             note: "transient failures",
@@ -73,8 +73,8 @@ fn explain(failure: Option<&str>) -> Explained {
         },
         Some("unauthorized") => Explained {
             note: "not authorised",
-            what: "refused by the provider even with a fresh cookie and crumb (HTTP 401)",
-            hint: "wait a few minutes before running again",
+            what: "refused by the provider (Yahoo: HTTP 401 even with a fresh cookie and crumb)",
+            hint: "Yahoo: wait a few minutes before running again; Tiingo and Alpaca: check the API key and what the plan serves",
         },
         Some("store") => Explained {
             note: "store error",

@@ -51,10 +51,11 @@ pub enum ErrorKind {
         detail: String,
         retry_after: Duration,
     },
-    /// The window is outside what the provider serves at this interval (HTTP 422).
+    /// The window is outside what the provider serves at this interval (Yahoo: HTTP 422; Alpaca's
+    /// free plan: SIP bars of the last 15 minutes). `detail` says which limit.
     #[error(
         "the range is outside what the provider serves at this interval ({detail}); \
-         hint: intraday history is limited (1m: 30 days, 2m-90m: 60 days, 1h: 730 days)"
+         hint: narrow `--days` or `--start` to what the provider keeps"
     )]
     OutOfWindow { detail: String },
     /// A failure that another attempt may not hit (5xx, reset, timeout, truncated body, outage page).

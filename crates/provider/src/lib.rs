@@ -31,7 +31,7 @@
 //! | `NotFound` | HTTP 404 "No data found", the 200 dead-symbol shell | no |
 //! | `Throttled` | HTTP 429, plain-text "Too Many Requests" | **yes** (honour `retry_after`) |
 //! | `QuotaSpent` | (Tiingo) 429 "…request allocation…": wait for the quota to reset | **yes**, not counted as a retry |
-//! | `OutOfWindow` | HTTP 422: intraday window past the lookback or too wide | no |
+//! | `OutOfWindow` | HTTP 422: intraday window past the lookback or too wide (Alpaca: a free plan asking for SIP bars of the last 15 minutes) | no |
 //! | `Transient` | 5xx, reset, timeout, truncated body, "Will be right back" outage page | **yes** |
 //! | `Malformed` | unparseable JSON, HTML, wrong `dataGranularity`, mismatched arrays | no |
 //! | `Unauthorized` | HTTP 401 even after a fresh cookie and crumb (Tiingo/Alpaca: a wrong key) | no |

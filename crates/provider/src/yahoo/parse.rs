@@ -15,6 +15,11 @@ use crate::{Answer, ErrorKind, FetchRequest};
 /// Bodies shorter than this that mention "too many requests" are throttling replies, whatever the status.
 const SHORT_BODY: usize = 512;
 
+/// What Yahoo keeps of intraday history, said with a 422 that does not say it (a chart error's
+/// description does).
+const YAHOO_INTRADAY: &str =
+    "Yahoo keeps 1m bars for 30 days, 2m to 90m for 60 days and 1h for 730 days";
+
 /// Classifies and parses one chart response.
 ///
 /// `status` and `content_type` are the HTTP status and `Content-Type`; `body` the (decompressed) body.
@@ -309,7 +314,7 @@ fn classify(status: u16, content_type: Option<&str>, body: &[u8]) -> Result<Enve
         }
         422 => {
             return Err(ErrorKind::OutOfWindow {
-                detail: described(format!("HTTP {status}")),
+                detail: described(format!("HTTP {status} ({YAHOO_INTRADAY})")),
             });
         }
         408 | 500..=599 => {

@@ -303,6 +303,12 @@ fn classification_before_parsing() {
             detail: "HTTP 422: 5m data not available for startTime=1 and endTime=2. The requested range must be within the last 60 days.".into()
         }
     );
+    // A 422 without Yahoo's description says what Yahoo keeps instead.
+    assert!(
+        matches!(&p(422, JSON, ""), ErrorKind::OutOfWindow { detail } if detail.contains("1m bars for 30 days")),
+        "{:?}",
+        p(422, JSON, "")
+    );
     assert_eq!(
         p(
             401,
