@@ -11,6 +11,7 @@ use backfill_domain::jiff::civil::Date;
 use backfill_domain::{Interval, Symbol};
 use backfill_engine::check::{CheckInput, SessionCoverage, check};
 use backfill_engine::plan::WindowSpec;
+use backfill_provider::Window;
 use backfill_store::{Flagged, Store, StoreError};
 use serde::Serialize;
 
@@ -31,6 +32,9 @@ pub struct StoreView {
     /// The instant the check is made at; `None`: the time of each request.
     pub now: Option<Timestamp>,
     pub closures: BTreeMap<Exchange, Vec<Date>>,
+    /// The limits of `interval` for a series with no recorded provider (the run's default
+    /// provider's); a series with one is checked with that provider's.
+    pub provider_window: Window,
 }
 
 /// The JSON of `/api/store`.
@@ -144,7 +148,7 @@ impl StoreView {
                 default_days: self.default_days,
                 now,
                 closures: &self.closures,
-                provider_window: backfill_provider::yahoo::yahoo_window(self.interval),
+                provider_window: self.provider_window,
             },
         )?;
         let mut months = BTreeSet::new();

@@ -48,7 +48,7 @@ pub async fn check(
             default_days: s.days,
             now: s.now,
             closures: &s.closures,
-            provider_window: backfill_provider::yahoo::yahoo_window(s.interval),
+            provider_window: s.provider.window(s.interval),
         };
         backfill_engine::check::check(&store, &input)
     })

@@ -110,6 +110,7 @@ pub async fn dashboard(
         default_days: settings.days,
         now: pinned_now.then_some(settings.now),
         closures: settings.closures.clone(),
+        provider_window: settings.provider.window(settings.interval),
     };
     let view = Arc::new(view);
     // Fail now, not on the first page load, if the store cannot be read.

@@ -449,3 +449,45 @@ async fn forty_tickers_through_alpaca_equal_the_market_and_yahoo() {
     // Two pages of split-adjusted bars, two of split- and dividend-adjusted, one of actions.
     forty_tickers_through("alpaca", 5).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_judges_a_series_with_no_recorded_provider_by_the_configured_default_provider() {
+    // 5-minute bars over 100 sessions of an empty store: Yahoo keeps 60 days of them, so `check`
+    // under the default provider calls the older sessions not available; under Alpaca (no
+    // lookback) every session is missing.
+    let env = Env::start_at(NOW, keyed()).await;
+    std::fs::create_dir_all(env.store_dir()).unwrap();
+    let config = env.dir.path().join("alpaca.toml");
+    std::fs::write(&config, "[defaults]\nprovider = \"alpaca\"\n").unwrap();
+    let args = [
+        "check",
+        "--tickers",
+        "AAPL",
+        "--interval",
+        "5m",
+        "--days",
+        "100",
+        "--json",
+        "--now",
+        NOW,
+    ];
+    let counts = |out: &std::process::Output| {
+        assert_eq!(out.status.code(), Some(0), "{}", describe(out));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(out)).unwrap();
+        let t = doc["tickers"][0].clone();
+        assert_eq!(t["sessions"], 100, "{t}");
+        (
+            t["missing"].as_u64().unwrap(),
+            t["not_available"].as_u64().unwrap(),
+        )
+    };
+    let (missing, not_available) = counts(&env.run(&args).await);
+    assert!(
+        not_available > 0 && missing + not_available == 100,
+        "{missing} {not_available}"
+    );
+    let alpaca = env
+        .run(&[&args[..], &["--config", config.to_str().unwrap()]].concat())
+        .await;
+    assert_eq!(counts(&alpaca), (100, 0));
+}
