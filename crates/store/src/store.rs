@@ -799,13 +799,7 @@ impl Store {
 
     /// The whole content of a small file; `None` if it does not exist.
     pub(crate) fn read_doc(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        match self.backend.get(key)? {
-            None => Ok(None),
-            Some((blob, _)) => blob
-                .into_bytes()
-                .map(Some)
-                .map_err(|e| StoreError::io("read", self.describe(key), e)),
-        }
+        Ok(self.backend.get(key)?.map(|(blob, _)| blob.into_bytes()))
     }
 
     /// Read-modify-write of one small file with a conditional write, retried on a lost race.
@@ -818,13 +812,7 @@ impl Store {
         for attempt in 0..MAX_ATTEMPTS {
             let (old, version) = match self.backend.get(key)? {
                 None => (None, None),
-                Some((blob, v)) => (
-                    Some(
-                        blob.into_bytes()
-                            .map_err(|e| StoreError::io("read", self.describe(key), e))?,
-                    ),
-                    Some(v),
-                ),
+                Some((blob, v)) => (Some(blob.into_bytes()), Some(v)),
             };
             let Some(new) = f(old)? else {
                 return Ok(false);

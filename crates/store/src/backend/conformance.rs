@@ -19,7 +19,7 @@ pub(crate) fn run(b: &dyn Backend) {
 fn text(b: &dyn Backend, key: &str) -> Option<String> {
     b.get(key)
         .unwrap()
-        .map(|(blob, _)| String::from_utf8(blob.into_bytes().unwrap().to_vec()).unwrap())
+        .map(|(blob, _)| String::from_utf8(blob.into_bytes().to_vec()).unwrap())
 }
 
 fn reads_writes_and_conditions(b: &dyn Backend) {
@@ -136,7 +136,7 @@ fn compare_and_swap_counter_is_exact(b: &dyn Backend) {
                 for _ in 0..10 {
                     loop {
                         let (blob, v) = b.get(key).unwrap().unwrap();
-                        let n: u64 = String::from_utf8(blob.into_bytes().unwrap().to_vec())
+                        let n: u64 = String::from_utf8(blob.into_bytes().to_vec())
                             .unwrap()
                             .parse()
                             .unwrap();

@@ -9,7 +9,7 @@
 //! processes on this host (or on a filesystem whose `flock` spans hosts) never both win.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -181,7 +181,7 @@ impl Backend for Local {
 
     fn get(&self, key: &str) -> Result<Option<(Blob, Version)>, StoreError> {
         let abs = self.abs(key);
-        let file = match File::open(&abs) {
+        let mut file = match File::open(&abs) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io("open", abs, e)),
@@ -192,7 +192,12 @@ impl Backend for Local {
         if meta.is_dir() {
             return Ok(None);
         }
-        Ok(Some((Blob::File(file), version_of(&meta))))
+        // The version is the open file's: a commit that renames over it afterwards does not
+        // change what is read from this handle.
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.read_to_end(&mut bytes)
+            .map_err(|e| StoreError::io("read", &abs, e))?;
+        Ok(Some((Blob::new(Bytes::from(bytes)), version_of(&meta))))
     }
 
     fn put(

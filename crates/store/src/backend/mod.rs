@@ -11,8 +11,6 @@
 //!   `If-Match: <etag>`).
 
 use std::fmt;
-use std::fs::File;
-use std::io::{self, Read};
 
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -68,76 +66,46 @@ pub(crate) struct Entry {
     pub(crate) modified: Option<Timestamp>,
 }
 
-/// The content of a stored file, readable in ranges by the Parquet reader.
-pub(crate) enum Blob {
-    /// An open local file (the reader seeks to the footer, then to the column chunks).
-    File(File),
-    /// A whole object fetched into memory.
-    Bytes(Bytes),
-}
+/// The content of a stored file, whole in memory, readable in ranges by the Parquet reader.
+///
+/// A local file is read whole too: its readers decode every column of it (re-basing alone reads
+/// only footers), and one `read` replaces the clone, seek, read and close of a file handle per
+/// column chunk that the Parquet reader makes of a [`File`](std::fs::File) (`check` on 40,000
+/// files: 228,000 system calls instead of 578,000).
+pub(crate) struct Blob(Bytes);
 
 impl fmt::Debug for Blob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Blob::File(_) => f.write_str("Blob::File"),
-            Blob::Bytes(b) => write!(f, "Blob::Bytes({} bytes)", b.len()),
-        }
+        write!(f, "Blob({} bytes)", self.0.len())
     }
 }
 
 impl Blob {
-    /// The whole content.
-    pub(crate) fn into_bytes(self) -> io::Result<Bytes> {
-        match self {
-            Blob::Bytes(b) => Ok(b),
-            Blob::File(mut f) => {
-                let mut v = Vec::new();
-                f.read_to_end(&mut v)?;
-                Ok(Bytes::from(v))
-            }
-        }
+    pub(crate) fn new(bytes: Bytes) -> Blob {
+        Blob(bytes)
     }
-}
 
-/// A [`Read`] over part of a [`Blob`].
-pub(crate) enum BlobRead {
-    File(<File as ChunkReader>::T),
-    Bytes(<Bytes as ChunkReader>::T),
-}
-
-impl Read for BlobRead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            BlobRead::File(r) => r.read(buf),
-            BlobRead::Bytes(r) => r.read(buf),
-        }
+    /// The whole content.
+    pub(crate) fn into_bytes(self) -> Bytes {
+        self.0
     }
 }
 
 impl Length for Blob {
     fn len(&self) -> u64 {
-        match self {
-            Blob::File(f) => f.len(),
-            Blob::Bytes(b) => b.len() as u64,
-        }
+        self.0.len() as u64
     }
 }
 
 impl ChunkReader for Blob {
-    type T = BlobRead;
+    type T = <Bytes as ChunkReader>::T;
 
-    fn get_read(&self, start: u64) -> parquet::errors::Result<BlobRead> {
-        Ok(match self {
-            Blob::File(f) => BlobRead::File(f.get_read(start)?),
-            Blob::Bytes(b) => BlobRead::Bytes(b.get_read(start)?),
-        })
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        self.0.get_read(start)
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        match self {
-            Blob::File(f) => f.get_bytes(start, length),
-            Blob::Bytes(b) => b.get_bytes(start, length),
-        }
+        self.0.get_bytes(start, length)
     }
 }
 

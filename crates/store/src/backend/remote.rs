@@ -155,7 +155,7 @@ impl Backend for Remote {
             Ok::<_, object_store::Error>((r.bytes().await?, v))
         });
         match got {
-            Ok((bytes, v)) => Ok(Some((Blob::Bytes(bytes), v))),
+            Ok((bytes, v)) => Ok(Some((Blob::new(bytes), v))),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(self.error("read", key, &e)),
         }
