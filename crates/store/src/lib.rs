@@ -142,6 +142,12 @@
 //!
 //! A file is never half-written in any row: the unit of change is a whole file or object.
 //!
+//! On a local disk every write is durable when it returns: its temp file, the directory it is
+//! renamed into and the parent of every directory it created are fsynced (see
+//! `backend/local.rs`), so a power loss loses no write that returned. `_meta/tmp/` and
+//! `_meta/locks/` are not fsynced: a power loss may take them, with temp files and lock files
+//! that hold no data.
+//!
 //! # Concurrency caveats
 //!
 //! Deleting a file that a replace leaves empty is unconditional (object stores have no

@@ -1,12 +1,31 @@
 //! A store in a local directory.
 //!
 //! A write goes to a temp file in `_meta/tmp/` (`.<name>.<pid>.<n>.tmp`: never `*.parquet`, and
-//! outside `bars/`, so no reader glob sees it), is `fsync`ed, and is renamed over the final name;
-//! the target directory is `fsync`ed after. Leftovers of killed writers stay in `_meta/tmp/` and
-//! are removed by age ([`Backend::clean`]), never by asking whether their pid is alive: the
-//! writer may be on another host that shares the volume. A conditional write compares the stored version under an
-//! exclusive `flock` on `_meta/locks/<key>.lock`, held only for the compare and the rename, so two
-//! processes on this host (or on a filesystem whose `flock` spans hosts) never both win.
+//! outside `bars/`, so no reader glob sees it) and is renamed over the final name. Leftovers of
+//! killed writers stay in `_meta/tmp/` and are removed by age ([`Backend::clean`]), never by
+//! asking whether their pid is alive: the writer may be on another host that shares the volume.
+//! A conditional write compares the stored version under an exclusive `flock` on
+//! `_meta/locks/<key>.lock`, held for the compare, the rename and its fsync only, so two processes
+//! on this host (or on a filesystem whose `flock` spans hosts) never both win.
+//!
+//! # What is fsynced, and when
+//!
+//! A [`put`](Backend::put) returns once its content survives a power loss, and callers order
+//! their writes by that (the bars before the ledger entry that records them, staged files before
+//! the intent that names them). For that it fsyncs, in this order:
+//!
+//! 1. the parent of each directory it creates on the way to its key, right after creating it
+//!    (`bars/interval=1d/` when `symbol=MSFT/` is new), so the new directory stays reachable;
+//! 2. the temp file, before the rename, so the name never points at data not yet on disk;
+//! 3. the directory renamed into, after the rename: from then on a crash leaves the new file.
+//!
+//! A [`delete`](Backend::delete) fsyncs the directory it removed from. Nothing else is fsynced:
+//! `_meta/tmp/` and the directories under `_meta/locks/` are created without it (lock files hold
+//! no data, and a temp file is either renamed into a directory that step 3 fsyncs, or garbage;
+//! after a power loss such a directory may be gone, and the next write creates it again).
+//! `_meta` itself is created like a data directory, since the ledger and the metadata live
+//! under it. So a put into an existing directory costs two fsyncs, and one that creates its
+//! directory three (`bars/interval=1d/symbol=MSFT/all.parquet` of a new symbol).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -25,6 +44,12 @@ use crate::StoreError;
 /// leftovers of killed writers are found without walking the store.
 pub(crate) const TEMP_DIR: &str = "_meta/tmp";
 
+/// Where the lock files of conditional writes are, one per key written (`<key>.lock`).
+const LOCK_DIR: &str = "_meta/locks";
+
+/// The directory of the ledger and metadata; the parent of [`TEMP_DIR`] and [`LOCK_DIR`].
+const META_DIR: &str = "_meta";
+
 /// Suffix of in-flight temp files. Never `.parquet`, so no reader glob ever sees one.
 pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 
@@ -33,13 +58,21 @@ pub(crate) const TEMP_SUFFIX: &str = ".tmp";
 pub(crate) struct Local {
     root: PathBuf,
     location: String,
+    /// Every path fsynced, in order: what the tests check a write makes durable.
+    #[cfg(test)]
+    synced: std::sync::Mutex<Vec<PathBuf>>,
 }
 
 impl Local {
     /// A store rooted at `root` (made absolute by the caller).
     pub(crate) fn new(root: PathBuf) -> Local {
         let location = root.display().to_string();
-        Local { root, location }
+        Local {
+            root,
+            location,
+            #[cfg(test)]
+            synced: std::sync::Mutex::default(),
+        }
     }
 
     fn abs(&self, key: &str) -> PathBuf {
@@ -63,7 +96,7 @@ impl Local {
             let parent = cur.clone();
             cur.push(comp);
             match fs::create_dir(&cur) {
-                Ok(()) => sync_dir(&parent)?,
+                Ok(()) => self.sync_dir(&parent)?,
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(StoreError::io("create directory", &cur, e)),
             }
@@ -71,15 +104,34 @@ impl Local {
         Ok(())
     }
 
+    /// Creates directory `key` under [`LOCK_DIR`] or [`TEMP_DIR`] and any missing parents
+    /// without fsync, since nothing in them needs to survive a crash (see the module docs).
+    /// `_meta` itself is created by [`ensure_dir`](Local::ensure_dir), with its fsync: the
+    /// ledger and the metadata live under it.
+    fn ensure_scratch_dir(&self, key: &str) -> Result<(), StoreError> {
+        debug_assert!(
+            key.starts_with(LOCK_DIR) || key.starts_with(TEMP_DIR),
+            "{key}"
+        );
+        let abs = self.abs(key);
+        if abs.is_dir() {
+            return Ok(());
+        }
+        self.ensure_dir(META_DIR)?;
+        fs::create_dir_all(&abs).map_err(|e| StoreError::io("create directory", &abs, e))
+    }
+
     /// Writes `bytes` to a new, fsynced temp file in [`TEMP_DIR`]; returns its path.
     fn stage(&self, key: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
         self.ensure_dir(parent(key))?;
-        self.ensure_dir(TEMP_DIR)?;
+        self.ensure_scratch_dir(TEMP_DIR)?;
         let name = key.rsplit('/').next().unwrap_or(key);
         let tmp = self.abs(TEMP_DIR).join(temp_name(name));
         let write = || -> io::Result<()> {
             let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
             f.write_all(bytes)?;
+            #[cfg(test)]
+            self.synced.lock().expect("not poisoned").push(tmp.clone());
             f.sync_all()
         };
         if let Err(e) = write() {
@@ -91,8 +143,8 @@ impl Local {
 
     /// The exclusive lock serialising conditional writes to `key`, released on drop.
     fn lock(&self, key: &str) -> Result<File, StoreError> {
-        let lock_key = join("_meta/locks", &format!("{key}.lock"));
-        self.ensure_dir(parent(&lock_key))?;
+        let lock_key = join(LOCK_DIR, &format!("{key}.lock"));
+        self.ensure_scratch_dir(parent(&lock_key))?;
         let abs = self.abs(&lock_key);
         let file = OpenOptions::new()
             .read(true)
@@ -103,6 +155,22 @@ impl Local {
             .map_err(|e| StoreError::io("open lock file", &abs, e))?;
         file.lock().map_err(|e| StoreError::io("lock", &abs, e))?;
         Ok(file)
+    }
+
+    /// Fsyncs directory `dir`, so that the entries it gained or lost survive a crash.
+    #[cfg_attr(
+        not(test),
+        expect(clippy::unused_self, reason = "tests record the syncs in `self`")
+    )]
+    fn sync_dir(&self, dir: &Path) -> Result<(), StoreError> {
+        #[cfg(test)]
+        self.synced
+            .lock()
+            .expect("not poisoned")
+            .push(dir.to_owned());
+        File::open(dir)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| StoreError::io("sync directory", dir, e))
     }
 
     fn current(abs: &Path) -> Result<Option<Version>, StoreError> {
@@ -149,12 +217,6 @@ fn temp_name(final_name: &str) -> String {
         std::process::id(),
         (nanos << 20) ^ n
     )
-}
-
-fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| StoreError::io("sync directory", dir, e))
 }
 
 fn modified(m: &fs::Metadata) -> Option<Timestamp> {
@@ -219,7 +281,9 @@ impl Backend for Local {
                 return Ok(Err(Conflict));
             }
             fs::rename(&tmp, &abs).map_err(|e| StoreError::io("rename into place", &abs, e))?;
-            sync_dir(abs.parent().unwrap_or(&self.root))?;
+            // Not deferred: the caller's next write may point at this file (a ledger entry at its
+            // bars, an intent at its staged files) and must not survive a crash without it.
+            self.sync_dir(abs.parent().unwrap_or(&self.root))?;
             Ok(Ok(Self::current(&abs)?.ok_or_else(|| {
                 StoreError::io("inspect", &abs, io::ErrorKind::NotFound.into())
             })?))
@@ -233,7 +297,7 @@ impl Backend for Local {
     fn delete(&self, key: &str) -> Result<(), StoreError> {
         let abs = self.abs(key);
         match fs::remove_file(&abs) {
-            Ok(()) => sync_dir(abs.parent().unwrap_or(&self.root)),
+            Ok(()) => self.sync_dir(abs.parent().unwrap_or(&self.root)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StoreError::io("remove", abs, e)),
         }
@@ -309,6 +373,74 @@ mod tests {
         assert_eq!(temp_pid("a.12.34.tmp"), None);
         assert_eq!(temp_pid(".12.34.tmp"), None);
         assert_eq!(temp_pid(".a.x.34.tmp"), None);
+    }
+
+    /// The paths `b` fsynced since the last call, relative to its root; a temp file as `tmp`.
+    fn synced(b: &Local) -> Vec<String> {
+        let mut synced = b.synced.lock().unwrap();
+        let out = synced
+            .iter()
+            .map(|p| {
+                let rel = p
+                    .strip_prefix(&b.root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if rel.starts_with("_meta/tmp/.") {
+                    "tmp".to_owned()
+                } else {
+                    rel
+                }
+            })
+            .collect();
+        synced.clear();
+        out
+    }
+
+    #[test]
+    fn a_write_syncs_its_file_and_data_directories_never_lock_or_temp_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = Local::new(dir.path().to_path_buf());
+        let key = "bars/interval=1d/symbol=A/all.parquet";
+        let v1 = b
+            .put(key, Bytes::from_static(b"one"), &PutMode::Create)
+            .unwrap()
+            .unwrap();
+        // Each directory created on the way is made durable in its parent (`_meta` too, for the
+        // ledger under it), then the temp file, then the directory it is renamed into.
+        assert_eq!(
+            synced(&b),
+            [
+                "",
+                "bars",
+                "bars/interval=1d",
+                "",
+                "tmp",
+                "bars/interval=1d/symbol=A"
+            ]
+        );
+        assert!(
+            dir.path()
+                .join("_meta/locks/bars/interval=1d/symbol=A")
+                .is_dir()
+        );
+        b.put(key, Bytes::from_static(b"two"), &PutMode::Replace(v1))
+            .unwrap()
+            .unwrap();
+        assert_eq!(synced(&b), ["tmp", "bars/interval=1d/symbol=A"]);
+        b.put(
+            "bars/interval=1d/symbol=B/all.parquet",
+            Bytes::from_static(b"one"),
+            &PutMode::Create,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            synced(&b),
+            ["bars/interval=1d", "tmp", "bars/interval=1d/symbol=B"]
+        );
+        b.delete(key).unwrap();
+        assert_eq!(synced(&b), ["bars/interval=1d/symbol=A"]);
     }
 
     #[test]
