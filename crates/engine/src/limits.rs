@@ -17,8 +17,11 @@
 //!
 //! - **Throttled** (a 429): the provider is paused for the wait it asked for (or the caller's
 //!   cool-down) whatever the ticket says: nothing is sent inside it. If the ticket is of the current
-//!   epoch this is a new *congestion event*: the epoch moves on and the rate is cut once. Throttled
-//!   answers to requests sent before the cut belong to the same event and change nothing else.
+//!   epoch, and went out one pacing interval after the request before it, this is a new
+//!   *congestion event*: the epoch moves on and the rate is cut once. Throttled answers to requests
+//!   sent before the cut belong to the same event and change nothing else; a throttled request
+//!   that followed an idle spell (the first of a run, the first after a pause) was not sent at the
+//!   rate, and cuts nothing either.
 //!   The cut goes back to the highest rate that was answered cleanly since the last event below
 //!   the throttled one; when that is within [`LOCATED`] of the throttled rate, the limit is
 //!   located and the limiter holds there, spacing requests [`HOLD_SLACK`] more than that rate's
@@ -435,7 +438,9 @@ impl State {
     /// See [`RateLimiter::on_throttled`].
     fn throttled(&mut self, ticket: Ticket, now: Instant, pause: Duration) {
         self.pause(now, pause);
-        if ticket.epoch != self.epoch {
+        // A paced request that followed an idle spell (the first of a run, the first after a
+        // pause) was not sent at the rate: its 429 says nothing about the rate.
+        if ticket.epoch != self.epoch || (ticket.rate.is_some() && !ticket.at_pace) {
             return;
         }
         self.epoch += 1;

@@ -228,9 +228,20 @@ async fn a_throttle_one_ramp_step_past_a_proven_rate_holds_there() {
 async fn a_blind_cut_ramps_again_then_steps_finely_below_the_throttled_rate() {
     let l = fixed(50.0);
     assert!((l.current_rate().unwrap() - 4.75).abs() < 1e-9);
-    // The very first request is throttled: nothing was proven, so the cut is blind.
+    // The very first request is throttled: it followed no other, so it says nothing of the rate
+    // and only pauses.
+    let first = l.acquire().await;
+    l.on_throttled(first, Duration::from_secs(1));
+    assert_eq!(l.congestion_events(), 0);
+    assert!((l.current_rate().unwrap() - 4.75).abs() < 1e-9);
+    // The first after the pause followed an idle second: it proves nothing. The next is at pace
+    // and throttled, with nothing proven yet: the cut is blind.
+    let after = l.acquire().await;
+    l.on_clean(after);
+    assert!((l.current_rate().unwrap() - 4.75).abs() < 1e-9);
     let t = l.acquire().await;
     l.on_throttled(t, Duration::from_secs(1));
+    assert_eq!(l.congestion_events(), 1);
     let low = l.current_rate().unwrap();
     assert!((low - 4.75 * BLIND_CUT).abs() < 1e-9, "{low}");
     // Then it ramps (coarse steps at a low rate) while a step stays below the throttled 4.75/s,
