@@ -65,7 +65,8 @@ pub const PACING_HEADROOM: f64 = 0.95;
 pub const AUTO_START: f64 = 2.0;
 /// The highest rate [`Rate::Auto`] probes up to, in requests per second.
 pub const AUTO_CEILING: f64 = 1000.0;
-/// Factor of one upward step once the limiter has been throttled.
+/// The largest upward step outside a ramp, and the step taken instead of a ramp step that would
+/// reach the rate last throttled.
 pub const STEP_UP: f64 = 1.1;
 /// While ramping, the rate grows by this factor per second of clean answers (one step per proven
 /// interval of `1/rate` s is `RAMP_PER_SEC^(1/rate)`: 1.099 at 19 requests/s, 1.0095 at 190).
