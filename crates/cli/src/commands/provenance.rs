@@ -44,16 +44,12 @@ pub fn sort(
     switch: bool,
     record: bool,
 ) -> Result<Sorted, StoreError> {
+    let found = read_or_record(store, provider, interval, &tickers, record)?;
     let mut out = Sorted::default();
-    for symbol in tickers {
-        match store.series_provider(&symbol, interval)? {
+    for (symbol, found) in tickers.into_iter().zip(found) {
+        match found {
             Some(p) if p == provider => out.keep.push(symbol),
-            None => {
-                if record {
-                    store.record_series_provider(&symbol, interval, provider)?;
-                }
-                out.keep.push(symbol);
-            }
+            None => out.keep.push(symbol),
             Some(_) if switch => out.switch.push(symbol),
             Some(stored) => {
                 let mut r = TickerReport::new(symbol.clone(), Status::Failed);
@@ -70,6 +66,43 @@ pub fn sort(
         }
     }
     Ok(out)
+}
+
+/// Threads reading (and recording) series' providers at once.
+const RECORD_THREADS: usize = 16;
+
+/// The provider each series of `tickers` at `interval` came from, in order; with `record`,
+/// `provider` is recorded for each series that has none (and `None` returned for it). Each record
+/// is a durable write of its own: they run on up to [`RECORD_THREADS`] threads, so that their
+/// fsyncs overlap instead of queueing (40 new series one after the other took 30 to 45 ms).
+fn read_or_record(
+    store: &Store,
+    provider: &str,
+    interval: Interval,
+    tickers: &[Symbol],
+    record: bool,
+) -> Result<Vec<Option<String>>, StoreError> {
+    let one = |symbol: &Symbol| -> Result<Option<String>, StoreError> {
+        let found = store.series_provider(symbol, interval)?;
+        if found.is_none() && record {
+            store.record_series_provider(symbol, interval, provider)?;
+        }
+        Ok(found)
+    };
+    let share = tickers.len().div_ceil(RECORD_THREADS).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = tickers
+            .chunks(share)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(tickers.len());
+        for h in handles {
+            for found in h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)) {
+                out.push(found?);
+            }
+        }
+        Ok(out)
+    })
 }
 
 /// Switches `tickers` to `provider`: fetches each one's stored span and the run's window from
