@@ -88,6 +88,8 @@ def scenario(binary, tmp, name, server_rate, retry_after, rate_flag, count=60):
         sim_args += ["--retry-after", str(retry_after)]
     sim = Sim(binary, *sim_args)
     store = os.path.join(tmp, name.replace(" ", "_").replace("/", "_"))
+    # Every repeat starts from an empty store: a complete one would send nothing.
+    shutil.rmtree(store, ignore_errors=True)
     try:
         cmd = [
             binary, "--store", store, "--yahoo-url", sim.url, "--tickers", ",".join(tickers),
