@@ -234,7 +234,7 @@ async fn a_rate_ten_times_too_high_converges_on_the_servers() {
 #[tokio::test(start_paused = true)]
 async fn auto_finds_the_servers_rate() {
     for server_rate in [2.0, 5.0, 20.0] {
-        // Auto pays two `Retry-After` pauses and about a second of slow start whatever the length
+        // Auto pays one or two `Retry-After` pauses and about a second of ramp whatever the length
         // of the run, so the bound is checked on a 20 s floor.
         let tickers = names((server_rate * 20.0) as usize);
         let refs: Vec<&str> = tickers.iter().map(String::as_str).collect();
