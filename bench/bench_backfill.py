@@ -15,7 +15,6 @@ Results are written as a Markdown table; numbers from one run on one machine, so
 """
 
 import argparse
-import datetime
 import json
 import os
 import shutil
@@ -23,42 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def example_portfolio():
-    text = open(os.path.join(ROOT, "backfill.example.toml")).read()
-    start = text.index("tickers = [")
-    body = text[start : text.index("]", start)]
-    return [t for i, t in enumerate(body.split('"')) if i % 2 == 1]
-
-
-def build():
-    subprocess.run(["cargo", "build", "--release", "-p", "backfill", "--quiet"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "backfill")
-
-
-class Sim:
-    def __init__(self, binary, *args):
-        self.proc = subprocess.Popen(
-            [binary, "sim", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        self.url = self.proc.stdout.readline().strip()
-        assert self.url.startswith("http://127.0.0.1:"), self.url
-
-    def stats(self):
-        with urllib.request.urlopen(self.url + "/_stats") as r:
-            return json.load(r)
-
-    def reset(self):
-        urllib.request.urlopen(urllib.request.Request(self.url + "/_reset", method="POST")).read()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
+from benchlib import ROOT, Sim, build, example_portfolio, measured, write_report
 
 
 def run(binary, sim, store, tickers, *extra):
@@ -124,11 +89,10 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     lines = [
         "# backfill command benchmarks",
         "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} at commit `{commit}` on this 2-core machine",
+        measured(),
         "with `python3 bench/bench_backfill.py` (release build, simulator on loopback, daily bars, window ending 2024-06-28).",
         "Peak RSS is the backfill process's max resident set size from `/usr/bin/time`. The floor is the least time the",
         "latency and limits allow (round trips x latency, or requests / rate).",
@@ -141,9 +105,7 @@ def main():
             f"| {r['scenario']} | {r['exit']} | {r['wall_s']} | {r['floor_s'] if r['floor_s'] is not None else '-'} | "
             f"{r['chart_requests']} | {r['rows']} | {r['retries']} | {r['failed']} | {r['peak_rss_mib']} |"
         )
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(open(args.out).read())
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

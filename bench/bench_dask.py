@@ -27,7 +27,8 @@ import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, example_portfolio
+
 NOW = "2024-07-01T00:00:00Z"
 END = "2024-06-28"
 RATE = 60
@@ -36,11 +37,7 @@ TICKERS = 400
 
 
 def tickers():
-    text = open(os.path.join(ROOT, "backfill.example.toml")).read()
-    start = text.index("tickers = [")
-    body = text[start : text.index("]", start)]
-    base = [t for i, t in enumerate(body.split('"')) if i % 2 == 1]
-    return (base + [f"Q{i:03d}" for i in range(TICKERS)])[:TICKERS]
+    return (example_portfolio() + [f"Q{i:03d}" for i in range(TICKERS)])[:TICKERS]
 
 
 def build_and_install():

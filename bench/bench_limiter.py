@@ -24,40 +24,14 @@ Numbers from one run on one shared machine: compare ratios, not absolutes.
 """
 
 import argparse
-import datetime
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def build():
-    subprocess.run(["cargo", "build", "--release", "-p", "backfill", "--quiet"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "backfill")
-
-
-class Sim:
-    def __init__(self, binary, *args):
-        self.proc = subprocess.Popen(
-            [binary, "sim", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        self.url = self.proc.stdout.readline().strip()
-        assert self.url.startswith("http://127.0.0.1:"), self.url
-
-    def get(self, path):
-        with urllib.request.urlopen(self.url + path) as r:
-            return json.load(r)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
+from benchlib import ROOT, Sim, build, measured, write_report
 
 
 def secs(d):
@@ -163,11 +137,10 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     lines = [
         "# The limiter against strict servers",
         "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} at commit `{commit}` on this 2-core machine",
+        measured(),
         f"(load average {os.getloadavg()[0]:.1f} at the end) with `python3 bench/bench_limiter.py` (release build,",
         "simulator on loopback with no latency and a GCRA limit with no burst, 60 tickers (120 where the",
         "scenario says so) x 30 daily sessions,",
@@ -184,9 +157,7 @@ def main():
             f"| {r['scenario']} | {r['exit']} | {r['wall_s']:.2f} | {r['floor_s']:.1f} | {r['ratio']:.2f} | "
             f"{r['chart']} | {r['throttled']} | {100 * r['share']:.1f} % | {r['inside']} | {'yes' if r['exact'] else 'NO'} |"
         )
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(open(args.out).read())
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

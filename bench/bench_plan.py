@@ -19,41 +19,16 @@ Numbers from one run on one machine: compare ratios, not absolutes.
 """
 
 import argparse
-import datetime
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, Sim, build, measured, write_report
+
 DAYS = 5040
-
-
-def build():
-    subprocess.run(["cargo", "build", "--release", "-p", "backfill", "--quiet"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "backfill")
-
-
-class Sim:
-    def __init__(self, binary, *args):
-        self.proc = subprocess.Popen(
-            [binary, "sim", "--port", "0", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        )
-        self.url = self.proc.stdout.readline().strip()
-        assert self.url.startswith("http://127.0.0.1:"), self.url
-
-    def chart_requests(self):
-        with urllib.request.urlopen(self.url + "/_stats") as r:
-            return json.load(r)["chart_requests"]
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
 
 
 def timed(cmd):
@@ -161,12 +136,11 @@ def main():
         sim.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     load = os.getloadavg()[0]
     lines = [
         "# Planning at scale",
         "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} at commit `{commit}` on this 2-core machine",
+        measured(),
         f"(load average {load:.1f} at the end) with `python3 bench/bench_plan.py` (release build, simulator on loopback",
         f"with no latency, daily bars, the {DAYS} sessions up to the latest closed one). Wall is the median of {args.repeat} runs of the",
         "whole command (process start to exit, JSON output included); CPU is that run's user + system time and peak",
@@ -180,9 +154,7 @@ def main():
         lines.append(
             f"| {name} | {target} | {wall:.2f} | {' / '.join(f'{w:.2f}' for w in walls)} | {cpu:.2f} | {rss:.1f} | {note} |"
         )
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(open(args.out).read())
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":

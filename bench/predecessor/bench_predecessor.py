@@ -18,36 +18,18 @@ Needs `pip install -r bench/predecessor/requirements.txt`.
 """
 
 import argparse
-import datetime
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from benchlib import ROOT, Sim, build, example_portfolio, measured, write_report  # noqa: E402
+
 END = "2024-06-28"
-
-
-def example_portfolio():
-    text = open(os.path.join(ROOT, "backfill.example.toml")).read()
-    start = text.index("tickers = [")
-    body = text[start : text.index("]", start)]
-    return [t for i, t in enumerate(body.split('"')) if i % 2 == 1]
-
-
-def build():
-    subprocess.run(["cargo", "build", "--release", "-p", "backfill", "--quiet"], cwd=ROOT, check=True)
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-    return os.path.join(target, "release", "backfill")
-
-
-def stats(url):
-    with urllib.request.urlopen(url + "/_stats") as r:
-        return json.load(r)
 
 
 def timed(cmd):
@@ -64,14 +46,13 @@ def main():
     tickers = example_portfolio()
     assert len(tickers) == 40
     tmp = tempfile.mkdtemp(prefix="backfill-bench-predecessor-")
-    sim = subprocess.Popen([binary, "sim", "--port", "0", "--latency-ms", "150"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True)
-    url = sim.stdout.readline().strip()
+    sim = Sim(binary, "--latency-ms", "150")
+    url = sim.url
     rows = []
     floor_check = None
     try:
         def one(tool, workers, store, again):
-            before = stats(url)
+            before = sim.stats()
             if tool == "backfill":
                 cmd = [binary, "--store", store, "--yahoo-url", url, "--tickers", ",".join(tickers), "--days", "252",
                        "--end", END, "--workers", str(workers), "--rate", "0", "--json", "-q"]
@@ -80,7 +61,7 @@ def main():
                        "--db", store, "--tickers", ",".join(tickers), "--days", "252", "--end", END,
                        "--workers", str(workers)]
             wall, rss, code, out = timed(cmd)
-            after = stats(url)
+            after = sim.stats()
             doc = json.loads(out)
             if tool == "backfill":
                 own, stored, failed = doc["totals"]["elapsed_secs"], doc["totals"]["rows"], doc["totals"]["failed"]
@@ -104,15 +85,13 @@ def main():
                     floor_check = first["own"]
                 one(tool, workers, store, True)
     finally:
-        sim.terminate()
-        sim.wait()
+        sim.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     lines = [
         "# backfill and the predecessor's design, side by side",
         "",
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC} at commit `{commit}` on this 2-core machine",
+        measured(),
         f"(load average {os.getloadavg()[0]:.1f} at the end) with `python3 bench/predecessor/bench_predecessor.py`: one",
         "simulator with 150 ms latency, the 40 tickers of the example portfolio, 252 daily sessions ending",
         f"{END}, a fresh store per tool and worker count, then the same command again on the store it filled.",
@@ -134,9 +113,7 @@ def main():
         f"40 tickers, 150 ms, `--workers 64`: `backfill` reports {floor_check:.3f} s against a 0.15 s floor "
         f"(one round trip); {'within' if floor_check - 0.15 <= 0.1 else 'NOT within'} 0.1 s of it.",
     ]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print(open(args.out).read())
+    write_report(args.out, lines)
 
 
 if __name__ == "__main__":
