@@ -10,8 +10,9 @@ The cluster as a whole sends at most ``rate`` requests per second: the client st
 service (in the native module, on a background thread) holding the engine's own rate limiter for
 the whole cluster; every task takes a turn from it before each request and reports each answer,
 so a 429 seen by any task pauses every task for the wait the provider asked for, and the shared
-rate adapts to the provider's real limit as one process's does. A task that fails, or whose worker dies, is run again: commits are
-idempotent, and the rerun plans only what its batch still misses.
+rate adapts to the provider's real limit as one process's does. A task that fails, or whose
+worker dies, is run again: commits are idempotent, and the rerun plans only what its batch still
+misses.
 """
 
 from __future__ import annotations
@@ -114,11 +115,11 @@ def run(
     reported), ``cuts`` (congestion events) and ``final_rate`` (the shared pacing rate at the end).
 
     Takes :func:`backfill.run`'s options; ``rate`` (default 2, or the config file's) is shared by
-    the whole cluster and must be a number (``"auto"`` is refused). ``workers`` is the requests in flight per task. ``batches`` is the number of tasks
-    (default: two per worker thread, at most one per ticker); ``task_retries`` how often Dask
-    reruns a failed task. Every option is checked on the client, before anything is submitted:
-    bad input raises ``ValueError``. The store must be reachable from the client and every
-    worker at the same location.
+    the whole cluster and must be a number (``"auto"`` is refused). ``workers`` is the requests in
+    flight per task. ``batches`` is the number of tasks (default: two per worker thread, at most
+    one per ticker); ``task_retries`` how often Dask reruns a failed task. Every option is checked
+    on the client, before anything is submitted: bad input raises ``ValueError``. The store must
+    be reachable from the client and every worker at the same location.
     """
     started = time.monotonic()
     common = dict(

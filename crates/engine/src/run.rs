@@ -101,7 +101,7 @@ struct Shared<P> {
 }
 
 /// Commits allowed at once: two per core, and at least [`MIN_COMMITS`]. A commit encodes Parquet
-/// (CPU) and then waits on a dozen fsyncs and renames (disk), so on a small machine the disk, not
+/// (CPU) and then waits on about ten fsyncs and renames (disk), so on a small machine the disk, not
 /// the cores, bounds how many can usefully run together. Each holds one batch and an encoder's
 /// buffers, so the number is fixed: memory does not grow with `--workers`.
 fn commit_parallelism() -> usize {
